@@ -1,0 +1,11 @@
+//! Links what the `no_std` component needs from the target's own C library.
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    // Slice and string comparisons compile to `memcmp`, which neither `core` nor
+    // compiler-builtins provides on wasm32-wasip2; the target ships a self-contained
+    // wasi-libc whose `memcmp` is pure computation (no WASI imports).
+    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32") {
+        println!("cargo:rustc-link-arg=-lc");
+    }
+}

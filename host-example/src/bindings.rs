@@ -1,0 +1,172 @@
+//! Host bindings generated from `wit/`, and their implementation over the host's
+//! [`Storage`], [`Consumer`] and clock.
+
+use wasmtime::component::Resource;
+
+use crate::{AckError, Consumer, Storage, StorageError};
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "checkpointer",
+    // Every import may trap: that is how a host's `Abort` stops a call.
+    imports: { default: trappable },
+    trappable_error_type: {
+        "pipeline:checkpoint/storage.storage-error" => StorageError,
+        "pipeline:checkpoint/consumer.ack-error" => AckError,
+    },
+    with: {
+        "pipeline:checkpoint/consumer.batch": LentBatch,
+    },
+});
+
+pub use exports::pipeline::checkpoint::manager::{
+    CheckpointError as WitCheckpointError, Regression,
+};
+use pipeline::checkpoint::consumer::{AckError as WitAckError, HostBatch};
+use pipeline::checkpoint::storage::StorageError as WitStorageError;
+use wasi::clocks::wall_clock::{self, Datetime};
+
+/// The `batch` resource's host type. There is at most one batch per call, held in
+/// [`HostState::batch`], so a handle carries no data: its representation is always 0.
+pub struct LentBatch;
+
+/// A clock for `written_at`: the system clock, or a fixed one in tests.
+pub type Clock = fn() -> std::time::SystemTime;
+
+/// Everything a component instance's imports reach: the data of its `Store`.
+pub struct HostState {
+    pub(crate) storage: Box<dyn Storage>,
+    pub(crate) consumer: Box<dyn Consumer>,
+    pub(crate) clock: Clock,
+    /// The ids of the batch lent to the current `write-checkpoint-batch` call.
+    pub(crate) batch: Vec<String>,
+}
+
+impl HostState {
+    pub(crate) fn new(
+        storage: Box<dyn Storage>,
+        consumer: Box<dyn Consumer>,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            storage,
+            consumer,
+            clock,
+            batch: Vec::new(),
+        }
+    }
+}
+
+impl pipeline::checkpoint::storage::Host for HostState {
+    fn put(&mut self, key: String, value: String) -> Result<(), StorageError> {
+        self.storage.put(&key, &value)
+    }
+
+    fn get(&mut self, key: String) -> Result<Option<String>, StorageError> {
+        self.storage.get(&key)
+    }
+
+    fn convert_storage_error(&mut self, error: StorageError) -> wasmtime::Result<WitStorageError> {
+        Ok(match error {
+            StorageError::InvalidKey(m) => WitStorageError::InvalidKey(m),
+            StorageError::NoSpace(m) => WitStorageError::NoSpace(m),
+            StorageError::AccessDenied(m) => WitStorageError::AccessDenied(m),
+            StorageError::InvalidData(m) => WitStorageError::InvalidData(m),
+            StorageError::Unavailable(m) => WitStorageError::Unavailable(m),
+            StorageError::Io(m) => WitStorageError::Io(m),
+            StorageError::Abort(m) => {
+                return Err(wasmtime::Error::msg(format!(
+                    "storage aborted the call: {m}"
+                )));
+            }
+        })
+    }
+}
+
+impl pipeline::checkpoint::consumer::Host for HostState {
+    fn ack(&mut self, message_ids: Vec<String>) -> Result<(), AckError> {
+        self.consumer.ack(&message_ids)
+    }
+
+    fn ack_batch(&mut self, _ids: Resource<LentBatch>) -> Result<(), AckError> {
+        self.consumer.ack(&self.batch)
+    }
+
+    fn convert_ack_error(&mut self, error: AckError) -> wasmtime::Result<WitAckError> {
+        Ok(match error {
+            AckError::Rejected(m) => WitAckError::Rejected(m),
+            AckError::Unavailable(m) => WitAckError::Unavailable(m),
+            AckError::InvalidBatch(m) => WitAckError::InvalidBatch(m),
+            AckError::Abort(m) => {
+                return Err(wasmtime::Error::msg(format!(
+                    "consumer aborted the call: {m}"
+                )));
+            }
+        })
+    }
+}
+
+impl HostBatch for HostState {
+    fn drop(&mut self, _batch: Resource<LentBatch>) -> wasmtime::Result<()> {
+        // Batches are only ever lent (borrowed) to the component, so it never owns one
+        // to drop; nothing to free either way.
+        Ok(())
+    }
+}
+
+impl wall_clock::Host for HostState {
+    fn now(&mut self) -> wasmtime::Result<Datetime> {
+        let since_epoch = (self.clock)()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Datetime {
+            seconds: since_epoch.as_secs(),
+            nanoseconds: since_epoch.subsec_nanos(),
+        })
+    }
+
+    fn resolution(&mut self) -> wasmtime::Result<Datetime> {
+        Ok(Datetime {
+            seconds: 0,
+            nanoseconds: 1,
+        })
+    }
+}
+
+impl From<WitStorageError> for StorageError {
+    fn from(e: WitStorageError) -> Self {
+        match e {
+            WitStorageError::InvalidKey(m) => StorageError::InvalidKey(m),
+            WitStorageError::NoSpace(m) => StorageError::NoSpace(m),
+            WitStorageError::AccessDenied(m) => StorageError::AccessDenied(m),
+            WitStorageError::InvalidData(m) => StorageError::InvalidData(m),
+            WitStorageError::Unavailable(m) => StorageError::Unavailable(m),
+            WitStorageError::Io(m) => StorageError::Io(m),
+        }
+    }
+}
+
+impl From<WitAckError> for AckError {
+    fn from(e: WitAckError) -> Self {
+        match e {
+            WitAckError::Rejected(m) => AckError::Rejected(m),
+            WitAckError::Unavailable(m) => AckError::Unavailable(m),
+            WitAckError::InvalidBatch(m) => AckError::InvalidBatch(m),
+        }
+    }
+}
+
+impl From<WitCheckpointError> for crate::CheckpointError {
+    fn from(e: WitCheckpointError) -> Self {
+        use crate::CheckpointError as E;
+        match e {
+            WitCheckpointError::WriteFailed(e) => E::WriteFailed(e.into()),
+            WitCheckpointError::AckFailed(e) => E::AckFailed(e.into()),
+            WitCheckpointError::OffsetRegression(Regression { durable, requested }) => {
+                E::OffsetRegression { durable, requested }
+            }
+            WitCheckpointError::CorruptRecord(why) => E::CorruptRecord(why),
+            WitCheckpointError::ReadFailed(e) => E::ReadFailed(e.into()),
+        }
+    }
+}

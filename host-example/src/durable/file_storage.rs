@@ -1,0 +1,308 @@
+//! [`FileStorage`]: each key a file, replaced atomically and durably.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
+use crate::{Storage, StorageError, validate_key};
+
+/// Storage keeping each key in the file `root/key`, replaced atomically and durably.
+///
+/// A root has one writer at a time. Temporary files that a crash left behind are
+/// hidden (`.name.XXXXXX.tmp`), never read, and removed by the next `put` of their key.
+#[derive(Debug)]
+pub struct FileStorage {
+    root: PathBuf,
+    /// Targets whose leftover temporary files this instance has already removed:
+    /// debris only appears after a crash, so scanning once per process is enough.
+    cleaned: HashSet<PathBuf>,
+}
+
+impl FileStorage {
+    /// Opens the storage under `root`, creating the directory if it is missing.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root = root.into();
+        create_dirs_durably(&root)?;
+        Ok(Self {
+            root,
+            cleaned: HashSet::new(),
+        })
+    }
+
+    /// The directory the keys live under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file that holds `key`, once the key is validated.
+    pub fn path_of(&self, key: &str) -> Result<PathBuf, StorageError> {
+        validate_key(key)?;
+        Ok(self.root.join(key))
+    }
+
+    /// Removes the temporary files that an interrupted `put` of `key` left behind, and
+    /// returns how many it removed. Other files, including other keys' temporary
+    /// files, are never touched.
+    pub fn clean_temp_files(&self, key: &str) -> Result<usize, StorageError> {
+        let target = self.path_of(key)?;
+        let dir = parent_dir(&target);
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_error("listing", dir, e)),
+        };
+        let name = file_name(key);
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("listing", dir, e))?;
+            let ours = entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| is_temp_file_of(n, name));
+            if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+                let path = entry.path();
+                match fs::remove_file(&path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error("removing", &path, e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl Storage for FileStorage {
+    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        let target = self.path_of(key)?;
+        let dir = parent_dir(&target);
+        create_dirs_durably(dir)?;
+        // Best effort: debris only costs space, so failing to clean it must not turn
+        // into a failed checkpoint; an uncleaned target is simply retried next time.
+        if !self.cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
+            self.cleaned.insert(target.clone());
+        }
+        // The temporary file must be in the target's directory: a rename is only
+        // atomic within one file system. It deletes itself if we fail before the
+        // rename, so a full disk leaves no debris behind.
+        let prefix = format!(".{}.", file_name(key));
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // tempfile defaults to 0600; ask for 0666 so the umask decides, as it does
+        // for any other file the process creates.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut temp = builder
+            .tempfile_in(dir)
+            .map_err(|e| io_error("creating a temporary file in", dir, e))?;
+        temp.write_all(value.as_bytes())
+            .map_err(|e| io_error("writing", temp.path(), e))?;
+        // The data must be on disk before the rename makes it visible: otherwise a
+        // crash can leave the name pointing at an empty or zero-filled file.
+        temp.as_file()
+            .sync_all()
+            .map_err(|e| io_error("syncing", temp.path(), e))?;
+        // rename(2) replaces atomically: readers see the old value or the new one,
+        // never a mix, and a failure here leaves the old value intact.
+        temp.persist(&target)
+            .map_err(|e| io_error("replacing", &target, e.error))?;
+        // The rename only changed the directory; until the directory is synced, power
+        // loss can undo it and bring the old value back after we reported success.
+        sync_dir(dir)
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
+        let path = self.path_of(key)?;
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("reading", &path, e)),
+        };
+        String::from_utf8(bytes).map(Some).map_err(|e| {
+            StorageError::InvalidData(format!(
+                "{} is not UTF-8: invalid byte at offset {}",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })
+    }
+}
+
+/// Whether `candidate` is a temporary file of a `put` to `name`: `.{name}.{rand}.tmp`
+/// with an alphanumeric `rand`. Requiring no '.' in `rand` keeps `.a.b.XXXXXX.tmp`
+/// (a temporary file of `a.b`) from matching `a`.
+fn is_temp_file_of(candidate: &str, name: &str) -> bool {
+    candidate
+        .strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(name))
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".tmp"))
+        .is_some_and(|rand| !rand.is_empty() && rand.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The last segment of a validated key.
+fn file_name(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(_, name)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "pipeline/checkpoint.json";
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let entries = fs::read_dir(dir).unwrap();
+        let mut names: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn storage() -> (tempfile::TempDir, FileStorage) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = FileStorage::open(dir.path()).unwrap();
+        (dir, storage)
+    }
+
+    /// What put stores, get returns, byte for byte; open creates a missing root.
+    #[test]
+    fn put_then_get_returns_the_value_and_open_creates_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = FileStorage::open(dir.path().join("new/root")).unwrap();
+        storage.put(KEY, "{\"offset\":7} données").unwrap();
+        let expected = "{\"offset\":7} données";
+        assert_eq!(storage.get(KEY).unwrap().as_deref(), Some(expected));
+        assert_eq!(
+            fs::read_to_string(storage.path_of(KEY).unwrap()).unwrap(),
+            expected
+        );
+    }
+
+    /// Reading an absent key is not an error and writes nothing.
+    #[test]
+    fn get_of_absent_key_is_none_and_creates_nothing() {
+        let (dir, mut storage) = storage();
+        assert_eq!(storage.get(KEY).unwrap(), None);
+        assert_eq!(storage.get("top-level").unwrap(), None);
+        assert!(names_in(dir.path()).is_empty());
+    }
+
+    /// A put replaces the old value whole and leaves no temporary file behind.
+    #[test]
+    fn put_replaces_atomically_and_leaves_no_temp_file() {
+        let (dir, mut storage) = storage();
+        storage.put(KEY, "a much longer first value").unwrap();
+        storage.put(KEY, "second").unwrap();
+        assert_eq!(storage.get(KEY).unwrap().as_deref(), Some("second"));
+        assert_eq!(names_in(&dir.path().join("pipeline")), ["checkpoint.json"]);
+    }
+
+    /// Temporary files from a crashed put are never read, and are cleaned by the next put, sparing other files.
+    #[test]
+    fn leftover_temp_files_are_ignored_by_get_and_removed_by_the_first_put() {
+        let (dir, mut storage) = storage();
+        let sub = dir.path().join("pipeline");
+        fs::create_dir(&sub).unwrap();
+        let debris = [".checkpoint.json.XYZ.tmp", ".checkpoint.json.a1B2c3.tmp"];
+        // The last is a temporary file of the key `checkpoint.json.bak`, not ours.
+        let unrelated = [".other.tmp", "notes.txt", ".checkpoint.json.bak.abc123.tmp"];
+        for name in debris.iter().chain(&unrelated) {
+            fs::write(sub.join(name), "partial").unwrap();
+        }
+        assert_eq!(storage.get(KEY).unwrap(), None);
+        storage.put(KEY, "v1").unwrap();
+        let mut expected = unrelated.to_vec();
+        expected.push("checkpoint.json");
+        expected.sort();
+        assert_eq!(names_in(&sub), expected);
+
+        fs::write(sub.join(debris[0]), "partial").unwrap();
+        assert_eq!(storage.clean_temp_files(KEY).unwrap(), 1);
+        assert_eq!(storage.clean_temp_files("absent/dir").unwrap(), 0);
+        assert!(is_temp_file_of(".ckpt.AbC123.tmp", "ckpt"));
+        for other in [
+            ".ckpt.tmp",
+            ".ckpt..tmp",
+            ".ckpt.x.y.tmp",
+            "ckpt.abc.tmp",
+            ".ckpt.abc",
+        ] {
+            assert!(!is_temp_file_of(other, "ckpt"), "{other}");
+        }
+    }
+
+    /// Keys that could escape the root are refused and nothing is created outside it.
+    #[test]
+    fn invalid_keys_are_refused_by_put_and_get_and_nothing_escapes_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = FileStorage::open(dir.path().join("root")).unwrap();
+        for key in ["../escape", "/abs", "a//b", "../root-sibling/x"] {
+            assert!(matches!(
+                storage.put(key, "x"),
+                Err(StorageError::InvalidKey(_))
+            ));
+            assert!(matches!(storage.get(key), Err(StorageError::InvalidKey(_))));
+        }
+        assert_eq!(names_in(dir.path()), ["root"]);
+        assert!(names_in(storage.root()).is_empty());
+    }
+
+    /// Bytes that are not text are reported as invalid data, with the path and the offset.
+    #[test]
+    fn non_utf8_value_is_invalid_data_naming_path_and_offset() {
+        let (_dir, mut storage) = storage();
+        let path = storage.path_of("bin").unwrap();
+        fs::write(&path, b"ok\xffrest").unwrap();
+        let err = storage.get("bin").unwrap_err();
+        let expected = format!("{} is not UTF-8: invalid byte at offset 2", path.display());
+        assert_eq!(err, StorageError::InvalidData(expected));
+    }
+
+    /// A key whose file is a directory fails cleanly, naming it.
+    #[test]
+    fn target_that_is_a_directory_is_an_io_error_naming_it() {
+        let (dir, mut storage) = storage();
+        let path = storage.path_of(KEY).unwrap();
+        fs::create_dir_all(&path).unwrap();
+        let shown = path.display().to_string();
+        assert!(matches!(storage.get(KEY), Err(StorageError::Io(m)) if m.contains(&shown)));
+        assert!(matches!(storage.put(KEY, "v"), Err(StorageError::Io(m)) if m.contains(&shown)));
+        assert_eq!(names_in(&dir.path().join("pipeline")), ["checkpoint.json"]);
+    }
+
+    /// ENOSPC, EDQUOT, EACCES, EPERM and EROFS map to the storage error cases, naming the operation and path.
+    #[test]
+    fn io_errors_map_by_kind_and_name_operation_and_path() {
+        let mut cases = vec![
+            (io::Error::from_raw_os_error(28), "no space left"),
+            (ErrorKind::StorageFull.into(), "no space left"),
+            (ErrorKind::PermissionDenied.into(), "access denied"),
+            (ErrorKind::Other.into(), "I/O error"),
+        ];
+        // EROFS, EPERM, EACCES and EDQUOT, by their Linux numbers.
+        #[cfg(target_os = "linux")]
+        cases.extend(
+            [
+                (30, "access denied"),
+                (1, "access denied"),
+                (13, "access denied"),
+            ]
+            .into_iter()
+            .chain([(122, "no space left")])
+            .map(|(errno, expected)| (io::Error::from_raw_os_error(errno), expected)),
+        );
+        let path = Path::new("/x/pipeline/.checkpoint.json.abc.tmp");
+        for (err, expected) in cases {
+            let shown = io_error("writing", path, err).to_string();
+            let start = format!("{expected}: writing {}: ", path.display());
+            assert!(
+                shown.starts_with(&start),
+                "{shown:?} should start with {start:?}"
+            );
+        }
+    }
+}

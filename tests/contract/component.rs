@@ -1,0 +1,77 @@
+//! The embedded component itself: the authority it asks for, what it offers, and its
+//! size.
+
+use std::collections::BTreeSet;
+
+use pipeline_checkpoint_host::COMPONENT;
+use wasmtime::component::Component;
+
+use crate::support::runtime;
+
+/// The largest component accepted, in bytes.
+const MAX_COMPONENT_BYTES: usize = 64 * 1024;
+
+/// The embedded component decoded by the runtime's engine.
+fn component() -> Component {
+    Component::new(runtime().engine(), COMPONENT).expect("the embedded component compiles")
+}
+
+/// The component imports exactly storage, consumer and the wall clock: no files,
+/// network, environment, randomness or any other WASI interface.
+#[test]
+fn component_imports_only_storage_consumer_and_wall_clock() {
+    let engine = runtime().engine();
+    let component = component();
+    let ty = component.component_type();
+    let imports: BTreeSet<&str> = ty.imports(engine).map(|(name, _)| name).collect();
+    let expected = BTreeSet::from([
+        "pipeline:checkpoint/consumer@0.1.0",
+        "pipeline:checkpoint/storage@0.1.0",
+        "wasi:clocks/wall-clock@0.2.0",
+    ]);
+    assert_eq!(imports, expected);
+}
+
+/// The component exports exactly the checkpoint manager interface.
+#[test]
+fn component_exports_only_the_manager() {
+    let engine = runtime().engine();
+    let component = component();
+    let ty = component.component_type();
+    let exports: BTreeSet<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    assert_eq!(
+        exports,
+        BTreeSet::from(["pipeline:checkpoint/manager@0.1.0"])
+    );
+}
+
+/// The embedded component is a component (not a core module) and stays within
+/// 64 KiB.
+#[test]
+fn component_is_a_component_within_the_size_bound() {
+    println!(
+        "embedded component: {} bytes (bound {MAX_COMPONENT_BYTES})",
+        COMPONENT.len()
+    );
+    let header = wasmparser::Parser::new(0)
+        .parse(COMPONENT, true)
+        .expect("the component has a valid header");
+    assert!(
+        matches!(
+            header,
+            wasmparser::Chunk::Parsed {
+                payload: wasmparser::Payload::Version {
+                    encoding: wasmparser::Encoding::Component,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{header:?}"
+    );
+    assert!(
+        COMPONENT.len() <= MAX_COMPONENT_BYTES,
+        "the component is {} bytes; the bound is {MAX_COMPONENT_BYTES}",
+        COMPONENT.len()
+    );
+}

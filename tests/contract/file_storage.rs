@@ -1,0 +1,187 @@
+//! `FileStorage` and `FileConsumer` driven through the component: the files a pipeline
+//! leaves on disk, key validation, atomic replacement and leftover temporary files.
+
+use std::fs;
+use std::path::Path;
+
+use pipeline_checkpoint_host::{CheckpointError, FileConsumer, FileStorage, StorageError};
+
+use crate::support::*;
+
+/// A manager for `key` over a `FileStorage` rooted at `root` and a `FileConsumer`
+/// logging to `log`.
+fn open_files(root: &Path, log: &Path, key: Option<&str>) -> pipeline_checkpoint_host::Manager {
+    let storage = FileStorage::open(root).unwrap();
+    let consumer = FileConsumer::open(log).unwrap();
+    runtime()
+        .open_with_clock(key, storage, consumer, fixed_clock)
+        .unwrap()
+}
+
+/// A write stores `pipeline/checkpoint.json` as the two-field JSON record, appends the
+/// batch to the ack log, and a manager opened afresh over the same files reads it.
+#[test]
+fn write_path_stores_the_record_file_and_logs_the_acks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, log) = (tmp.path().join("state"), tmp.path().join("acks.log"));
+    let mut manager = open_files(&root, &log, None);
+    manager.write_checkpoint(&ids(&["a", "b"]), 2).unwrap();
+    let mut lent = ids(&["c"]);
+    manager.write_checkpoint_batch(&mut lent, 3).unwrap();
+    drop(manager);
+
+    let text = fs::read_to_string(root.join("pipeline/checkpoint.json")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(record["offset"], 3, "{text}");
+    assert_eq!(
+        record["written_at"].as_f64(),
+        Some(1764230400.123456),
+        "{text}"
+    );
+    assert_eq!(record.as_object().unwrap().len(), 2, "{text}");
+    assert_eq!(
+        FileConsumer::read_log(&log).unwrap(),
+        [ids(&["a", "b"]), ids(&["c"])]
+    );
+
+    let mut restarted = open_files(&root, &log, None);
+    assert_eq!(restarted.get_checkpoint().unwrap(), 3);
+}
+
+/// Keys that could escape the storage root or name something odd are refused as
+/// `InvalidKey` through the component: the first write (which reads first) fails as
+/// `ReadFailed`, nothing is acked, and nothing is created anywhere.
+#[test]
+fn invalid_keys_are_refused_through_the_component_and_create_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    // An absolute key that points inside the temporary directory, so that if it
+    // were ever accepted the stray file would be found below.
+    let absolute = tmp.path().join("absolute.json").display().to_string();
+    let keys = [
+        "../escape",
+        "../escape/checkpoint.json",
+        absolute.as_str(),
+        "a//b",
+        "a\\b",
+        "nul\0",
+        "",
+        "pipeline/",
+        "pipeline/../checkpoint.json",
+        "pipeline/.checkpoint.json.abc123.tmp",
+        "new\nline",
+    ];
+    let root = tmp.path().join("root");
+    for key in keys {
+        let recorder = Recorder::new();
+        let storage = FileStorage::open(&root).unwrap();
+        let mut manager = runtime()
+            .open_with_clock(Some(key), storage, recorder.clone(), fixed_clock)
+            .unwrap();
+        for err in [
+            checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 1)),
+            checkpoint_error(manager.get_checkpoint()),
+        ] {
+            assert!(
+                matches!(&err, CheckpointError::ReadFailed(StorageError::InvalidKey(m)) if !m.is_empty()),
+                "{key:?}: {err:?}"
+            );
+        }
+        assert_eq!(recorder.acked(), Vec::<String>::new(), "{key:?}");
+        assert!(
+            names_in(&root).is_empty(),
+            "{key:?} created {:?}",
+            names_in(&root)
+        );
+        assert_eq!(names_in(tmp.path()), ["root"], "{key:?}");
+    }
+}
+
+/// Each write replaces the record atomically: after many writes the directory holds
+/// only `checkpoint.json`, with the last offset, and no temporary file.
+#[test]
+fn many_writes_leave_only_the_record_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, log) = (tmp.path().join("state"), tmp.path().join("acks.log"));
+    let mut manager = open_files(&root, &log, None);
+    for offset in 1..=40 {
+        manager
+            .write_checkpoint(&ids(&[&format!("m-{offset}")]), offset)
+            .unwrap();
+    }
+    assert_eq!(names_in(&root), ["pipeline"]);
+    assert_eq!(names_in(&root.join("pipeline")), ["checkpoint.json"]);
+    assert_eq!(manager.get_checkpoint().unwrap(), 40);
+    assert_eq!(FileConsumer::read_log(&log).unwrap().len(), 40);
+}
+
+/// A temporary file left by an interrupted write is never read as the record, and the
+/// next write removes it, leaving other files alone.
+#[test]
+fn leftover_temp_files_are_ignored_and_removed_by_the_next_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, log) = (tmp.path().join("state"), tmp.path().join("acks.log"));
+    let dir = root.join("pipeline");
+    fs::create_dir_all(&dir).unwrap();
+    let debris = dir.join(".checkpoint.json.abc123.tmp");
+    fs::write(&debris, r#"{"offset": 999, "writ"#).unwrap();
+    fs::write(dir.join("notes.txt"), "kept").unwrap();
+
+    // With no record yet, the debris does not count as one.
+    let mut manager = open_files(&root, &log, None);
+    assert_eq!(manager.get_checkpoint().unwrap(), 0);
+    assert!(debris.exists());
+
+    // With a record, the record is what counts.
+    fs::write(
+        dir.join("checkpoint.json"),
+        r#"{"offset": 7, "written_at": 1.5}"#,
+    )
+    .unwrap();
+    assert_eq!(manager.get_checkpoint().unwrap(), 7);
+
+    manager.write_checkpoint(&ids(&["m"]), 8).unwrap();
+    assert_eq!(names_in(&dir), ["checkpoint.json", "notes.txt"]);
+    assert_eq!(manager.get_checkpoint().unwrap(), 8);
+}
+
+/// A record file holding bytes that are not UTF-8 is a corrupt record naming the file;
+/// a write over it is refused and the file is left as it was.
+#[test]
+fn non_utf8_record_file_is_corrupt_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, log) = (tmp.path().join("state"), tmp.path().join("acks.log"));
+    let path = root.join("pipeline/checkpoint.json");
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let bytes = b"{\"offset\": 5, \"note\": \"\xff\"}";
+    fs::write(&path, bytes).unwrap();
+
+    let mut manager = open_files(&root, &log, None);
+    let err = checkpoint_error(manager.get_checkpoint());
+    assert!(
+        matches!(&err, CheckpointError::CorruptRecord(m) if m.contains("checkpoint.json")),
+        "{err:?}"
+    );
+    let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 6));
+    assert!(matches!(err, CheckpointError::CorruptRecord(_)), "{err:?}");
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+    assert!(FileConsumer::read_log(&log).unwrap().is_empty());
+}
+
+/// Managers for different keys over one root keep separate record files.
+#[test]
+fn separate_keys_keep_separate_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, log) = (tmp.path().join("state"), tmp.path().join("acks.log"));
+    let mut first = open_files(&root, &log, Some("topic-a/offset"));
+    first.write_checkpoint(&ids(&["a"]), 5).unwrap();
+    drop(first);
+    let mut second = open_files(&root, &log, Some("topic-b/offset"));
+    second.write_checkpoint(&ids(&["b"]), 2).unwrap();
+    drop(second);
+
+    assert_eq!(names_in(&root), ["topic-a", "topic-b"]);
+    let mut first = open_files(&root, &log, Some("topic-a/offset"));
+    assert_eq!(first.get_checkpoint().unwrap(), 5);
+    let mut second = open_files(&root, &log, Some("topic-b/offset"));
+    assert_eq!(second.get_checkpoint().unwrap(), 2);
+}
