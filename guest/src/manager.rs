@@ -118,10 +118,15 @@ impl CheckpointManager {
     }
 
     /// Reads the stored record and remembers its offset.
+    ///
+    /// A failed or corrupt read forgets what the manager knew: the record changed
+    /// under it, so the next write must read again (and refuse a corrupt record)
+    /// rather than overwrite what it has not understood.
     fn read<S: Storage, A>(
         &mut self,
         storage: &mut S,
     ) -> Result<u64, CheckpointError<S::Error, A>> {
+        self.durable = Durable::Unknown;
         let stored = storage
             .get(&self.key)
             .map_err(CheckpointError::ReadFailed)?;

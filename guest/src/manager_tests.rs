@@ -247,6 +247,26 @@ fn corrupt_record_is_reported_and_never_overwritten() {
     }
 }
 
+/// A record that a read finds damaged after earlier writes is not overwritten by the
+/// next write either: the read forgot the cached offset, so the write reads again.
+#[test]
+fn record_found_corrupt_later_is_not_overwritten() {
+    let (mut fakes, mut manager) = (Fakes::default(), manager());
+    assert_eq!(fakes.write(&mut manager, 3), Ok(()));
+    fakes
+        .records
+        .insert(DEFAULT_KEY.to_string(), "\0\0".to_string());
+    assert!(matches!(
+        fakes.get(&mut manager),
+        Err(CheckpointError::CorruptRecord(_))
+    ));
+    assert!(matches!(
+        fakes.write(&mut manager, 9),
+        Err(CheckpointError::CorruptRecord(_))
+    ));
+    assert_eq!(fakes.records[DEFAULT_KEY], "\0\0");
+}
+
 #[test]
 fn read_failure_blocks_the_first_write_until_a_read_succeeds() {
     let (mut fakes, mut manager) = (Fakes::holding(r#"{"offset": 10}"#), manager());

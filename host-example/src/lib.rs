@@ -47,3 +47,8 @@ pub use error::{AckError, CheckpointError, Error, StorageError};
 pub use key::validate_key;
 pub use runtime::{COMPONENT, Manager, Runtime};
 pub use storage::{MemoryStorage, Storage};
+
+/// The README's examples, compiled and run as doctests so they cannot go stale.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

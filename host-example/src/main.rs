@@ -4,13 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use pipeline_checkpoint_guest::record::{self, WallTime};
 use pipeline_checkpoint_host::pipeline::{self, ACK_LOG_FILE, Config, SINK_FILE, Source};
 use pipeline_checkpoint_host::{
-    CheckpointError, DEFAULT_KEY, FileConsumer, FileStorage, Manager, Runtime, Storage,
+    CheckpointError, DEFAULT_KEY, Error as HostError, FileConsumer, FileStorage, Manager,
+    MemoryConsumer, Runtime, Storage,
 };
 
 /// Durable pipeline checkpoints through a sandboxed WebAssembly component.
@@ -99,11 +100,29 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the whole cause chain, joined.
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            // One line: the whole cause chain, joined, and for a damaged record the
+            // way out.
+            let hint = if is_corrupt_record(&e) {
+                format!("; {RESET_HINT}")
+            } else {
+                String::new()
+            };
+            eprintln!("error: {}{hint}", format!("{e:#}").replace('\n', " "));
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_corrupt_record(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<HostError>(),
+            Some(HostError::Checkpoint(CheckpointError::CorruptRecord(_)))
+        ) || matches!(
+            cause.downcast_ref::<CheckpointError>(),
+            Some(CheckpointError::CorruptRecord(_))
+        )
+    })
 }
 
 fn execute(cli: Cli) -> Result<()> {
@@ -111,7 +130,7 @@ fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run(state, args),
         Command::Get => {
-            let (mut manager, record) = open_manager(state)?;
+            let (mut manager, record) = open_reader(state)?;
             let offset = manager
                 .get_checkpoint()
                 .with_context(|| format!("checkpoint {}", record.display()))?;
@@ -139,6 +158,16 @@ fn runtime(state: &StateArgs) -> Result<Runtime> {
         Some(path) => Runtime::from_file(path)?,
         None => Runtime::new()?,
     })
+}
+
+/// A manager that can only read: its consumer is in memory, so nothing is created.
+fn open_reader(state: &StateArgs) -> Result<(Manager, PathBuf)> {
+    let storage = FileStorage::open(&state.state_dir)?;
+    let record = storage.path_of(&state.key)?;
+    let manager = runtime(state)?
+        .open(Some(&state.key), storage, MemoryConsumer::new())
+        .with_context(|| format!("checkpoint {}", record.display()))?;
+    Ok((manager, record))
 }
 
 /// A manager over the state directory, and the path of its checkpoint record.
@@ -180,23 +209,7 @@ fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         bar.set_position(p.offset);
     });
     bar.finish_and_clear();
-    let summary = summary.map_err(|e| {
-        let corrupt = matches!(
-            &e,
-            pipeline::PipelineError::Checkpoint {
-                source: pipeline_checkpoint_host::Error::Checkpoint(
-                    CheckpointError::CorruptRecord(_)
-                ),
-                ..
-            }
-        );
-        let error = anyhow::Error::new(e);
-        if corrupt {
-            anyhow::anyhow!("{error:#}; {RESET_HINT}")
-        } else {
-            error
-        }
-    })?;
+    let summary = summary?;
     println!(
         "resumed from offset {} of {}",
         summary.resumed_from, summary.total
@@ -261,10 +274,8 @@ fn inspect(state: &StateArgs, tail: usize) -> Result<()> {
     );
     show_ack_tail(&state.state_dir.join(ACK_LOG_FILE), tail)?;
     if let Some(Err(fault)) = decoded {
-        bail!(
-            "checkpoint {}: corrupt checkpoint record: {fault}; {RESET_HINT}",
-            path.display()
-        );
+        let error = HostError::Checkpoint(CheckpointError::CorruptRecord(fault.to_string()));
+        return Err(anyhow::Error::new(error).context(format!("checkpoint {}", path.display())));
     }
     Ok(())
 }

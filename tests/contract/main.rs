@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod component;
 mod failures;
 mod file_storage;

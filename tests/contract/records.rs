@@ -137,17 +137,20 @@ fn write_over_a_corrupt_record_is_refused_and_acks_nothing() {
 }
 
 /// Stored bytes that are not UTF-8, which storage reports as `InvalidData`, are a
-/// corrupt record for both reads and writes, with nothing put or acked.
+/// corrupt record for reads and for both write forms, with nothing put or acked; the
+/// call does not trap, and once the record is repaired the same manager carries on.
 #[test]
-fn non_utf8_record_is_corrupt_for_reads_and_writes() {
+fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
     let recorder = Recorder::new();
     recorder.fail_gets(Some(StorageError::InvalidData(
         "checkpoint.json: invalid UTF-8 at byte 11".into(),
     )));
     let mut manager = open_recorded(&recorder);
+    let mut batch = ids(&["h"]);
     for err in [
         checkpoint_error(manager.get_checkpoint()),
         checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 1)),
+        checkpoint_error(manager.write_checkpoint_batch(&mut batch, 1)),
     ] {
         assert!(
             matches!(&err, CheckpointError::CorruptRecord(m) if m.contains("invalid UTF-8 at byte 11")),
@@ -156,6 +159,24 @@ fn non_utf8_record_is_corrupt_for_reads_and_writes() {
     }
     assert_eq!(recorder.puts(), 0);
     assert_eq!(ack_calls(&recorder), 0);
+
+    // An operator repairs the record: the manager reads it, then writes past it.
+    recorder.fail_gets(None);
+    recorder.set_value(KEY, r#"{"offset": 4, "written_at": 1700000000.5}"#);
+    let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 3));
+    assert!(
+        matches!(
+            err,
+            CheckpointError::OffsetRegression {
+                durable: 4,
+                requested: 3
+            }
+        ),
+        "{err:?}"
+    );
+    manager.write_checkpoint(&ids(&["m"]), 5).unwrap();
+    assert_eq!(stored_offset(&recorder), 5);
+    assert_eq!(recorder.acked(), ids(&["m"]));
 }
 
 /// A record the component writes has exactly the fields `offset` (a Python int) and

@@ -150,6 +150,7 @@ fn file_name(key: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io;
 
     const KEY: &str = "pipeline/checkpoint.json";
 
