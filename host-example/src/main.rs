@@ -218,6 +218,12 @@ fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         "processed {} messages in {} batches ({} redelivered from the previous run)",
         summary.messages, summary.batches, summary.redelivered
     );
+    if summary.reacknowledged > 0 {
+        println!(
+            "acknowledged {} messages the previous run checkpointed but stopped before acking",
+            summary.reacknowledged
+        );
+    }
     let status = if summary.offset == summary.total {
         "complete"
     } else {
@@ -300,7 +306,13 @@ fn show_ack_tail(path: &Path, tail: usize) -> Result<()> {
 fn reset(state: &StateArgs, offset: u64) -> Result<()> {
     let mut storage = FileStorage::open(&state.state_dir)?;
     let path = storage.path_of(&state.key)?;
-    let previous = storage.get(&state.key)?;
+    // What was there is only reported: a record that cannot even be read is exactly
+    // what a reset is for.
+    let previous = match storage.get(&state.key) {
+        Ok(None) => "nothing".to_owned(),
+        Ok(Some(text)) => format!("{text:?}"),
+        Err(e) => format!("unreadable: {e}"),
+    };
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -313,10 +325,11 @@ fn reset(state: &StateArgs, offset: u64) -> Result<()> {
         },
         &mut text,
     );
-    storage.put(&state.key, &text)?;
-    let was = previous.map_or("nothing".to_owned(), |p| format!("{:?}", p));
+    storage
+        .put(&state.key, &text)
+        .with_context(|| format!("resetting checkpoint {}", path.display()))?;
     println!(
-        "checkpoint {} reset to offset {offset} (was {was})",
+        "checkpoint {} reset to offset {offset} (was {previous})",
         path.display()
     );
     Ok(())

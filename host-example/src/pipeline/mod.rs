@@ -12,6 +12,12 @@
 //! that reached the sink before a crash were never checkpointed nor acked: on resume
 //! the sink is cut back to the checkpoint and they are processed again (counted as
 //! redelivered). The sink thus holds each message exactly once, in order.
+//!
+//! A crash can also land after a batch's checkpoint is durable but before its ack is:
+//! resuming past that batch would leave it unacknowledged forever. So a run first
+//! acknowledges every message below the checkpoint that the ack log does not show
+//! acknowledged, by repeating the write of the durable offset (which the component
+//! turns into an ack alone).
 
 mod source;
 
@@ -70,6 +76,9 @@ pub struct Summary {
     /// Messages a previous run had written to the sink without checkpointing them,
     /// which this run processed again: the duplicates at-least-once allows.
     pub redelivered: u64,
+    /// Messages below the checkpoint that a previous run checkpointed but stopped
+    /// before acknowledging, acknowledged by this run before resuming.
+    pub reacknowledged: u64,
     /// Wall time of the processing loop.
     pub elapsed: Duration,
 }
@@ -173,6 +182,18 @@ pub fn run(
         .open(Some(key), storage, consumer)
         .map_err(checkpoint_error)?;
 
+    let acked_through = acked_through(&dir.join(ACK_LOG_FILE), &messages).map_err(state_error)?;
+    let reacknowledged = resumed_from.saturating_sub(acked_through);
+    if reacknowledged > 0 {
+        let mut ids: Vec<String> = messages[acked_through as usize..resumed_from as usize]
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        manager
+            .write_checkpoint_batch(&mut ids, resumed_from)
+            .map_err(checkpoint_error)?;
+    }
+
     let started = Instant::now();
     let mut offset = resumed_from;
     let mut batches = 0;
@@ -206,8 +227,29 @@ pub fn run(
         messages: offset - resumed_from,
         batches,
         redelivered,
+        reacknowledged,
         elapsed: started.elapsed(),
     })
+}
+
+/// How many leading messages the ack log shows acknowledged: one past the index of
+/// its last acknowledged id (acks go in stream order), or 0 for an empty log.
+fn acked_through(ack_log: &Path, messages: &[Message]) -> Result<u64, StorageError> {
+    let acks = FileConsumer::read_log(ack_log)?;
+    let Some(last) = acks.iter().rev().find_map(|ids| ids.last()) else {
+        return Ok(0);
+    };
+    messages
+        .iter()
+        .rposition(|m| &m.id == last)
+        .map(|index| index as u64 + 1)
+        .ok_or_else(|| {
+            StorageError::InvalidData(format!(
+                "{} acknowledges {last:?}, which is not in the source: is this the right state \
+                 directory for this source?",
+                ack_log.display()
+            ))
+        })
 }
 
 /// The number of complete lines in the file at `path` (0 if it does not exist).
