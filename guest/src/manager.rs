@@ -100,9 +100,12 @@ impl CheckpointManager {
                 record::encode(new_offset, now(), &mut self.record);
                 // The whole guarantee is this line and the next: nothing below runs
                 // unless storage said the record is durable.
-                storage
-                    .put(&self.key, &self.record)
-                    .map_err(CheckpointError::WriteFailed)?;
+                if let Err(e) = storage.put(&self.key, &self.record) {
+                    // A failed put may still have replaced the record (the rename done,
+                    // its directory sync failed): what is stored is unknown until read.
+                    self.durable = Durable::Unknown;
+                    return Err(CheckpointError::WriteFailed(e));
+                }
                 self.durable = Durable::Stored(new_offset);
             }
         }

@@ -382,3 +382,40 @@ fn every_ack_follows_a_durable_put_of_its_offset() {
     }
     assert!(seen.iter().all(|&n| n > 100), "outcomes {seen:?}");
 }
+
+/// Storage whose `put` stores the value and then reports failure, as a file system
+/// does when the rename succeeded but the directory sync failed.
+struct StoredThenFailed(HashMap<String, String>);
+
+impl Storage for StoredThenFailed {
+    type Error = &'static str;
+    fn put(&mut self, key: &str, value: &str) -> Result<(), &'static str> {
+        self.0.insert(key.to_string(), value.to_string());
+        Err("directory sync failed")
+    }
+    fn get(&mut self, key: &str) -> Result<Option<String>, &'static str> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+/// After a failed put the stored offset is unknown (it may be the new one), so the
+/// next write reads again and refuses to go below what storage really holds.
+#[test]
+fn failed_put_that_stored_anyway_cannot_lead_to_a_regression() {
+    let mut storage = StoredThenFailed(HashMap::new());
+    let mut manager = manager();
+    let write = |manager: &mut CheckpointManager, storage: &mut StoredThenFailed, offset| {
+        manager.write_checkpoint(storage, offset, || NOW, || Ok::<(), &'static str>(()))
+    };
+    assert_eq!(
+        write(&mut manager, &mut storage, 10),
+        Err(CheckpointError::WriteFailed("directory sync failed"))
+    );
+    assert_eq!(
+        write(&mut manager, &mut storage, 5),
+        Err(CheckpointError::OffsetRegression {
+            durable: 10,
+            requested: 5
+        })
+    );
+}

@@ -38,7 +38,7 @@ pub struct Record {
 pub enum RecordFault {
     /// Zero bytes: what a crash leaves when a file was created but never filled.
     Empty,
-    /// Only whitespace.
+    /// Only JSON whitespace (spaces, tabs, line breaks).
     Blank {
         /// The length of the text.
         len: usize,
@@ -145,7 +145,8 @@ pub fn decode(text: &str) -> Result<Record, RecordFault> {
     if let Some(at) = text.bytes().position(|b| b == 0) {
         return Err(RecordFault::Nul { at });
     }
-    if text.trim().is_empty() {
+    // JSON's own whitespace only: other blank characters are not JSON at all.
+    if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
         return Err(RecordFault::Blank { len: text.len() });
     }
     let document = json::parse(text).map_err(RecordFault::InvalidJson)?;

@@ -5,9 +5,14 @@ mod support;
 
 mod cli;
 mod component;
+mod crash_loop;
+mod damaged_state;
 mod failures;
+mod faults;
 mod file_storage;
+mod fuzz;
 mod ordering;
 mod records;
 mod regression;
+mod seeded;
 mod traps;
