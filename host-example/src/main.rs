@@ -138,6 +138,11 @@ fn execute(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Write { offset, ids } => {
+            // A damaged record is refused before the ack log is created.
+            let (mut reader, record) = open_reader(state)?;
+            reader
+                .get_checkpoint()
+                .with_context(|| format!("checkpoint {}", record.display()))?;
             let (mut manager, record) = open_manager(state)?;
             manager
                 .write_checkpoint(&ids, offset)

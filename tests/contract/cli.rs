@@ -335,3 +335,23 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+/// `write` over a damaged record is refused before it creates anything, the ack log
+/// included.
+#[test]
+fn write_over_a_damaged_record_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(state.join("pipeline")).unwrap();
+    std::fs::write(state.join("pipeline/checkpoint.json"), "").unwrap();
+    let before = snapshot(&state);
+    let output = host_example(&state, &["write", "--offset", "1", "--ids", "a"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("record is empty"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(snapshot(&state), before);
+    assert!(!state.join("acks.log").exists());
+}
