@@ -3,27 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use pipeline_checkpoint_host::FileConsumer;
 use pipeline_checkpoint_host::pipeline::generated;
 
-fn host_example(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("host-example runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::support::{host_example, stderr, stdout};
 
 fn assert_success(output: &Output) {
     assert!(

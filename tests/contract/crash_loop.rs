@@ -17,7 +17,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use files::{Observer, Rng, seed};
+use files::Observer;
+
+use crate::seeded::{Rng, seed};
 
 /// Messages per batch: each batch is one sink append, one checkpoint, one ack.
 const BATCH: u64 = 100;
@@ -199,8 +201,8 @@ fn kill_at_random_instant(mut child: Child, state: &Path, rng: &mut Rng) -> Ende
     let at_startup = rng.below(5) == 0;
     let delay = match (at_startup, rng.below(3)) {
         (true, 0) => 0,
-        (true, _) => rng.below(MAX_STARTUP_DELAY_MS + 1),
-        (false, _) => rng.below(MAX_DELAY_MS + 1),
+        (true, _) => rng.between(0, MAX_STARTUP_DELAY_MS),
+        (false, _) => rng.between(0, MAX_DELAY_MS),
     };
     if !at_startup {
         // Startup takes longer than most delays: aim the other four kills in five at

@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use pipeline_checkpoint_host::FileConsumer;
 use pipeline_checkpoint_host::pipeline::generated;
 
-use crate::support::{fixture_dir, names_in};
+use crate::support::{fixture_dir, host_example, names_in, stderr, stdout};
 
 /// The offset the fixtures were checkpointed at.
 const FIXTURE_OFFSET: u64 = 30;
@@ -50,7 +50,7 @@ fn every_damaged_state_fixture_has_an_expectation() {
 #[test]
 fn healthy_fixture_resumes_from_its_checkpoint_and_completes() {
     let (_dir, state) = copy_fixture("healthy");
-    let run = cli(&state, &["run", "--messages", "1000"]);
+    let run = host_example(&state, &["run", "--messages", "1000"]);
     assert_completed(&run, FIXTURE_OFFSET, 0);
     assert_sink_and_acks_complete(&state, FIXTURE_OFFSET);
 }
@@ -65,7 +65,7 @@ fn damaged_record_is_refused_naming_file_fault_and_way_out_and_nothing_changes()
         let record = state.join(RECORD).display().to_string();
         let before = snapshot(&state);
         for args in [&["run", "--messages", "1000"][..], &["get"], &["inspect"]] {
-            let output = cli(&state, args);
+            let output = host_example(&state, args);
             let what = format!("{case}: {args:?}");
             assert_refused(&output, &[&record, fault, "reset --offset"], &what);
             assert_eq!(
@@ -74,7 +74,7 @@ fn damaged_record_is_refused_naming_file_fault_and_way_out_and_nothing_changes()
                 "{what} changed the state directory"
             );
         }
-        let inspect = stdout(&cli(&state, &["inspect"]));
+        let inspect = stdout(&host_example(&state, &["inspect"]));
         assert!(
             inspect.contains("offset:   unreadable: record") && inspect.contains(fault),
             "{case}: inspect shows the fault: {inspect}"
@@ -88,7 +88,7 @@ fn damaged_record_is_refused_naming_file_fault_and_way_out_and_nothing_changes()
 fn reset_then_run_resumes_from_the_chosen_offset_and_completes() {
     for &(case, _, offset) in DAMAGED_RECORDS {
         let (_dir, state) = copy_fixture(case);
-        let reset = cli(&state, &["reset", "--offset", &offset.to_string()]);
+        let reset = host_example(&state, &["reset", "--offset", &offset.to_string()]);
         assert_success(&reset, case);
         assert!(
             stdout(&reset).contains(&format!("reset to offset {offset}")),
@@ -96,7 +96,7 @@ fn reset_then_run_resumes_from_the_chosen_offset_and_completes() {
             stdout(&reset)
         );
         // Resetting below the sink's end makes the run process those messages again.
-        let run = cli(&state, &["run", "--messages", "1000"]);
+        let run = host_example(&state, &["run", "--messages", "1000"]);
         assert_completed(&run, offset, FIXTURE_OFFSET - offset);
         assert_sink_and_acks_complete(&state, offset);
     }
@@ -112,10 +112,10 @@ fn leftover_temp_file_is_ignored_and_removed_by_the_next_write() {
     let temp = ".checkpoint.json.Ab12Cd.tmp";
     assert_eq!(names_in(&pipeline), [temp, "checkpoint.json"]);
     let before = snapshot(&state);
-    let get = cli(&state, &["get"]);
+    let get = host_example(&state, &["get"]);
     assert_success(&get, "get");
     assert_eq!(stdout(&get).trim(), FIXTURE_OFFSET.to_string());
-    let inspect = cli(&state, &["inspect"]);
+    let inspect = host_example(&state, &["inspect"]);
     assert_success(&inspect, "inspect");
     assert!(
         stdout(&inspect).contains(&format!("offset:   {FIXTURE_OFFSET}\n")),
@@ -130,7 +130,7 @@ fn leftover_temp_file_is_ignored_and_removed_by_the_next_write() {
 
     // The crash that left the temporary file came after the next batch reached the
     // sink: those 10 messages are processed again.
-    let run = cli(&state, &["run", "--messages", "1000"]);
+    let run = host_example(&state, &["run", "--messages", "1000"]);
     assert_completed(&run, FIXTURE_OFFSET, 10);
     assert_sink_and_acks_complete(&state, FIXTURE_OFFSET);
     assert_eq!(names_in(&pipeline), ["checkpoint.json"]);
@@ -172,7 +172,7 @@ fn unreadable_checkpoint_is_refused_by_every_command_until_the_entry_is_repaired
             &["inspect"],
             &["reset", "--offset", "30"],
         ] {
-            let output = cli(&state, args);
+            let output = host_example(&state, args);
             let what = format!("{case}: {args:?}");
             assert_refused(&output, &[&record, reason], &what);
             assert_eq!(
@@ -189,31 +189,13 @@ fn unreadable_checkpoint_is_refused_by_every_command_until_the_entry_is_repaired
         } else {
             std::fs::remove_file(&pipeline).unwrap();
         }
-        assert_success(&cli(&state, &["reset", "--offset", "30"]), case);
-        let run = cli(&state, &["run", "--messages", "1000"]);
+        assert_success(&host_example(&state, &["reset", "--offset", "30"]), case);
+        let run = host_example(&state, &["run", "--messages", "1000"]);
         assert_completed(&run, FIXTURE_OFFSET, 0);
         assert_sink_and_acks_complete(&state, FIXTURE_OFFSET);
     }
 }
 
-fn cli(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(args)
-        .output()
-        .expect("host-example runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
 fn assert_success(output: &Output, what: &str) {
     assert!(
         output.status.success(),

@@ -1,6 +1,7 @@
 //! Shared fixtures: a recording storage and consumer, and the compiled runtime.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use pipeline_checkpoint_host::{
@@ -233,4 +234,24 @@ pub fn names_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Runs the real `host-example` binary on the state directory `state`.
+pub fn host_example(state: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-example"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("host-example runs")
+}
+
+/// A finished command's standard output, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A finished command's standard error, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }

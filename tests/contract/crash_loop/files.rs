@@ -1,5 +1,4 @@
-//! What the crash loop reads from a state directory, and the seeded generator that
-//! times its kills.
+//! What the crash loop reads from a state directory.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -8,47 +7,6 @@ use std::path::Path;
 use pipeline_checkpoint_host::FileConsumer;
 use pipeline_checkpoint_host::durable::complete_lines;
 use pipeline_checkpoint_host::pipeline::generated;
-
-/// The seed of a randomized test: `CHECKPOINT_TEST_SEED` when set, so a failure
-/// replays, otherwise a fresh one. Printed either way.
-pub fn seed() -> u64 {
-    let seed = match std::env::var("CHECKPOINT_TEST_SEED") {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("CHECKPOINT_TEST_SEED={text:?} is not a u64")),
-        Err(_) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("the clock is after 1970");
-            now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
-        }
-    };
-    println!("seed = {seed}");
-    seed
-}
-
-/// splitmix64: a few lines, and every seed (0 included) gives a full-period stream.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (the modulo bias is irrelevant for timing kills).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
 
 /// What the files showed after a kill.
 #[derive(Debug, Default, Clone, Copy)]
