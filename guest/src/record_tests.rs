@@ -352,3 +352,29 @@ fn decode_never_panics_on_arbitrary_text() {
     assert!(accepted > CASES / 100, "only {accepted} accepted");
     assert!(refused > CASES / 2, "only {refused} refused");
 }
+
+#[test]
+fn encoded_numbers_match_std_formatting_at_every_digit_boundary() {
+    // The encoder formats digits itself; around every power of ten, the 32-bit and
+    // 64-bit boundaries and the eight-digit chunks it splits large numbers into, it
+    // must write exactly what `format!` writes.
+    let mut numbers = vec![0, u64::from(u32::MAX), u64::from(u32::MAX) + 1, u64::MAX];
+    let mut power = 1u64;
+    while let Some(next) = power.checked_mul(10) {
+        numbers.extend([power - 1, power, power + 1, next - 1]);
+        power = next;
+    }
+    numbers.extend([power - 1, power, power + 1]);
+    let mut random = XorShift(0x5eed);
+    numbers.extend((0..2_000).map(|_| random.next() >> random.below(64)));
+    for n in numbers {
+        for nanos in [0, 1_000, 999_999_999, 10_203_000] {
+            let expected = format!(
+                r#"{{"offset":{n},"written_at":{}.{:06}}}"#,
+                n / 3,
+                nanos / 1_000
+            );
+            assert_eq!(encoded(n, at(n / 3, nanos)), expected);
+        }
+    }
+}

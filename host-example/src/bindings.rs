@@ -1,7 +1,10 @@
 //! Host bindings generated from `wit/`, and their implementation over the host's
 //! [`Storage`], [`Consumer`] and clock.
 
-use wasmtime::component::Resource;
+use std::mem::take;
+
+use wasmtime::StoreContextMut;
+use wasmtime::component::{HasSelf, Linker, Resource, WasmStr};
 
 use crate::{AckError, Consumer, Storage, StorageError};
 
@@ -40,6 +43,17 @@ pub struct HostState {
     pub(crate) clock: Clock,
     /// The ids of the batch lent to the current `write-checkpoint-batch` call.
     pub(crate) batch: Vec<String>,
+    /// Where `storage` calls copy their strings out of the component's memory (boxed:
+    /// the state travels by value when an instance is restarted).
+    scratch: Box<Scratch>,
+}
+
+/// The key and value of the current `storage` call, in buffers that live as long as the
+/// instance, so that a checkpoint allocates nothing to read them.
+#[derive(Default)]
+struct Scratch {
+    key: String,
+    value: String,
 }
 
 impl HostState {
@@ -53,34 +67,82 @@ impl HostState {
             consumer,
             clock,
             batch: Vec::new(),
+            scratch: Box::default(),
         }
     }
 }
 
-impl pipeline::checkpoint::storage::Host for HostState {
-    fn put(&mut self, key: String, value: String) -> Result<(), StorageError> {
-        self.storage.put(&key, &value)
-    }
+/// Registers the host side of every import of the `checkpointer` world.
+///
+/// `storage` is registered by hand rather than by the generated `add_to_linker`, whose
+/// `put` lifts the key and the value into two new `String`s on every call: two
+/// allocations and two frees per checkpoint, for strings the host only reads. Here they
+/// are validated as the generated code would and copied into [`Scratch`]. The other
+/// interfaces are registered as generated.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    pipeline::checkpoint::consumer::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    wall_clock::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+    let mut storage = linker.instance("pipeline:checkpoint/storage@0.1.0")?;
+    storage.func_wrap("put", |mut cx, (key, value): (WasmStr, WasmStr)| {
+        // Taken out of the state while the strings borrow the store; if a string is
+        // invalid the call traps and the buffers are simply reallocated next time.
+        let scratch = &mut cx.data_mut().scratch;
+        let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
+        copy_str(&mut key_buf, &key, &cx)?;
+        copy_str(&mut value_buf, &value, &cx)?;
+        let state = cx.data_mut();
+        let result = state.storage.put(&key_buf, &value_buf);
+        (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
+        storage_result(result)
+    })?;
+    storage.func_wrap("get", |mut cx, (key,): (WasmStr,)| {
+        let mut key_buf = take(&mut cx.data_mut().scratch.key);
+        copy_str(&mut key_buf, &key, &cx)?;
+        let state = cx.data_mut();
+        let result = state.storage.get(&key_buf);
+        state.scratch.key = key_buf;
+        storage_result(result)
+    })?;
+    Ok(())
+}
 
-    fn get(&mut self, key: String) -> Result<Option<String>, StorageError> {
-        self.storage.get(&key)
-    }
+/// Copies `s`, a string in the component's memory, into `buf`; text that is not UTF-8
+/// is an error (a trap), as it is when a WIT `string` is lifted.
+fn copy_str(
+    buf: &mut String,
+    s: &WasmStr,
+    cx: &StoreContextMut<'_, HostState>,
+) -> wasmtime::Result<()> {
+    buf.clear();
+    buf.push_str(&s.to_str(cx)?);
+    Ok(())
+}
 
-    fn convert_storage_error(&mut self, error: StorageError) -> wasmtime::Result<WitStorageError> {
-        Ok(match error {
-            StorageError::InvalidKey(m) => WitStorageError::InvalidKey(m),
-            StorageError::NoSpace(m) => WitStorageError::NoSpace(m),
-            StorageError::AccessDenied(m) => WitStorageError::AccessDenied(m),
-            StorageError::InvalidData(m) => WitStorageError::InvalidData(m),
-            StorageError::Unavailable(m) => WitStorageError::Unavailable(m),
-            StorageError::Io(m) => WitStorageError::Io(m),
-            StorageError::Abort(m) => {
-                return Err(wasmtime::Error::msg(format!(
-                    "storage aborted the call: {m}"
-                )));
-            }
-        })
-    }
+/// A storage call's outcome as the component receives it: a WIT `result`, or the trap
+/// that [`StorageError::Abort`] asks for.
+fn storage_result<T>(
+    result: Result<T, StorageError>,
+) -> wasmtime::Result<(Result<T, WitStorageError>,)> {
+    Ok((match result {
+        Ok(value) => Ok(value),
+        Err(e) => Err(to_wit_storage_error(e)?),
+    },))
+}
+
+fn to_wit_storage_error(error: StorageError) -> wasmtime::Result<WitStorageError> {
+    Ok(match error {
+        StorageError::InvalidKey(m) => WitStorageError::InvalidKey(m),
+        StorageError::NoSpace(m) => WitStorageError::NoSpace(m),
+        StorageError::AccessDenied(m) => WitStorageError::AccessDenied(m),
+        StorageError::InvalidData(m) => WitStorageError::InvalidData(m),
+        StorageError::Unavailable(m) => WitStorageError::Unavailable(m),
+        StorageError::Io(m) => WitStorageError::Io(m),
+        StorageError::Abort(m) => {
+            return Err(wasmtime::Error::msg(format!(
+                "storage aborted the call: {m}"
+            )));
+        }
+    })
 }
 
 impl pipeline::checkpoint::consumer::Host for HostState {

@@ -6,7 +6,7 @@ use wasmtime::component::{Component, Linker, Resource, ResourceAny};
 use wasmtime::{Config, Engine, Store};
 
 use crate::bindings::{
-    Checkpointer, CheckpointerPre, Clock, HostState, LentBatch, WitCheckpointError,
+    self, Checkpointer, CheckpointerPre, Clock, HostState, LentBatch, WitCheckpointError,
 };
 use crate::{CheckpointError, Consumer, Error, Storage};
 
@@ -47,8 +47,7 @@ impl Runtime {
         let engine = Engine::new(&engine_config()).map_err(Error::Load)?;
         let component = Component::new(&engine, bytes).map_err(Error::Load)?;
         let mut linker = Linker::<HostState>::new(&engine);
-        Checkpointer::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(Error::Load)?;
+        bindings::add_to_linker(&mut linker).map_err(Error::Load)?;
         let pre = linker.instantiate_pre(&component).map_err(Error::Load)?;
         let pre = CheckpointerPre::new(pre).map_err(Error::Load)?;
         Ok(Self { engine, pre })
@@ -95,6 +94,11 @@ fn engine_config() -> Config {
     config.wasm_component_model(true);
     // Calls are synchronous; without the async machinery each call is cheaper.
     config.concurrency_support(false);
+    // Copy the component's few kilobytes of initial data into each new instance
+    // rather than map them copy-on-write from a memory image: for a module this small
+    // the mapping costs more than the copy (opening a manager takes a quarter to a
+    // third less time; calls are unaffected).
+    config.memory_init_cow(false);
     config
 }
 
