@@ -37,11 +37,29 @@ struct ImportedStorage;
 
 impl manager::Storage for ImportedStorage {
     type Error = StorageError;
-    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
-        storage::put(key, value)
+    fn put(
+        &mut self,
+        key: &str,
+        value: &str,
+        expected: manager::Expected,
+    ) -> Result<u64, StorageError> {
+        let expected = match expected {
+            manager::Expected::Absent => storage::Expected::Absent,
+            manager::Expected::Version(v) => storage::Expected::Version(v),
+        };
+        storage::put(key, value, expected)
     }
-    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
-        storage::get(key)
+    fn get(&mut self, key: &str) -> Result<Option<manager::Stored>, StorageError> {
+        Ok(storage::get(key)?.map(|s| manager::Stored {
+            value: s.value,
+            version: s.version,
+        }))
+    }
+    fn conflict(error: &StorageError) -> Option<&str> {
+        match error {
+            StorageError::Conflict(why) => Some(why),
+            _ => None,
+        }
     }
 }
 
@@ -66,6 +84,7 @@ fn to_wit(error: manager::CheckpointError<StorageError, AckError>) -> Checkpoint
         E::ReadFailed(StorageError::InvalidData(why)) => CheckpointError::CorruptRecord(why),
         E::CorruptRecord(fault) => CheckpointError::CorruptRecord(alloc::format!("{fault}")),
         E::ReadFailed(e) => CheckpointError::ReadFailed(e),
+        E::Fenced(why) => CheckpointError::Fenced(why),
     }
 }
 

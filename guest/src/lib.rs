@@ -30,5 +30,5 @@ mod component;
 #[cfg(target_arch = "wasm32")]
 mod runtime;
 
-pub use manager::{CheckpointError, CheckpointManager, Storage};
+pub use manager::{CheckpointError, CheckpointManager, Expected, Storage, Stored};
 pub use record::{DEFAULT_KEY, Record, RecordFault, WallTime};

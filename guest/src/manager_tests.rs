@@ -29,6 +29,9 @@ const NOW: WallTime = WallTime {
 #[derive(Default)]
 struct Fakes {
     records: HashMap<String, String>,
+    /// The version of each record; every put (and [`Fakes::replace`]) bumps it.
+    versions: HashMap<String, u64>,
+    last_version: u64,
     /// Every key passed to `get` or `put`, in order.
     keys: Vec<String>,
     log: Rc<RefCell<Vec<Call>>>,
@@ -37,26 +40,43 @@ struct Fakes {
     fail_ack: bool,
 }
 
+/// The error a put over a version that no longer holds returns.
+const CONFLICT: &str = "conflict";
+
 impl Storage for Fakes {
     type Error = &'static str;
 
-    fn put(&mut self, key: &str, value: &str) -> Result<(), &'static str> {
+    fn put(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, &'static str> {
         self.log.borrow_mut().push(Put);
         self.keys.push(key.to_string());
         if self.fail_put {
             return Err("put refused");
         }
-        self.records.insert(key.to_string(), value.to_string());
-        Ok(())
+        let current = self.records.get(key).map(|_| self.versions[key]);
+        let matches = match expected {
+            Expected::Absent => current.is_none(),
+            Expected::Version(v) => current == Some(v),
+        };
+        if !matches {
+            return Err(CONFLICT);
+        }
+        Ok(self.replace(key, value))
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<String>, &'static str> {
+    fn get(&mut self, key: &str) -> Result<Option<Stored>, &'static str> {
         self.log.borrow_mut().push(Get);
         self.keys.push(key.to_string());
         if self.fail_get {
             return Err("get refused");
         }
-        Ok(self.records.get(key).cloned())
+        Ok(self.records.get(key).map(|value| Stored {
+            value: value.clone(),
+            version: self.versions[key],
+        }))
+    }
+
+    fn conflict<'a>(error: &'a &'static str) -> Option<&'a str> {
+        (*error == CONFLICT).then_some(CONFLICT)
     }
 }
 
@@ -68,8 +88,16 @@ impl Fakes {
 
     fn holding_at(key: &str, text: &str) -> Self {
         let mut fakes = Fakes::default();
-        fakes.records.insert(key.to_string(), text.to_string());
+        fakes.replace(key, text);
         fakes
+    }
+
+    /// Stores `text` under `key` with a new version, as another writer would.
+    fn replace(&mut self, key: &str, text: &str) -> u64 {
+        self.last_version += 1;
+        self.records.insert(key.to_string(), text.to_string());
+        self.versions.insert(key.to_string(), self.last_version);
+        self.last_version
     }
 
     fn write(&mut self, manager: &mut CheckpointManager, offset: u64) -> Result<(), Error> {
@@ -253,9 +281,7 @@ fn corrupt_record_is_reported_and_never_overwritten() {
 fn record_found_corrupt_later_is_not_overwritten() {
     let (mut fakes, mut manager) = (Fakes::default(), manager());
     assert_eq!(fakes.write(&mut manager, 3), Ok(()));
-    fakes
-        .records
-        .insert(DEFAULT_KEY.to_string(), "\0\0".to_string());
+    fakes.replace(DEFAULT_KEY, "\0\0");
     assert!(matches!(
         fakes.get(&mut manager),
         Err(CheckpointError::CorruptRecord(_))
@@ -385,16 +411,19 @@ fn every_ack_follows_a_durable_put_of_its_offset() {
 
 /// Storage whose `put` stores the value and then reports failure, as a file system
 /// does when the rename succeeded but the directory sync failed.
-struct StoredThenFailed(HashMap<String, String>);
+struct StoredThenFailed(Fakes);
 
 impl Storage for StoredThenFailed {
     type Error = &'static str;
-    fn put(&mut self, key: &str, value: &str) -> Result<(), &'static str> {
-        self.0.insert(key.to_string(), value.to_string());
+    fn put(&mut self, key: &str, value: &str, _: Expected) -> Result<u64, &'static str> {
+        self.0.replace(key, value);
         Err("directory sync failed")
     }
-    fn get(&mut self, key: &str) -> Result<Option<String>, &'static str> {
-        Ok(self.0.get(key).cloned())
+    fn get(&mut self, key: &str) -> Result<Option<Stored>, &'static str> {
+        Storage::get(&mut self.0, key)
+    }
+    fn conflict<'a>(_: &'a &'static str) -> Option<&'a str> {
+        None
     }
 }
 
@@ -402,7 +431,7 @@ impl Storage for StoredThenFailed {
 /// next write reads again and refuses to go below what storage really holds.
 #[test]
 fn failed_put_that_stored_anyway_cannot_lead_to_a_regression() {
-    let mut storage = StoredThenFailed(HashMap::new());
+    let mut storage = StoredThenFailed(Fakes::default());
     let mut manager = manager();
     let write = |manager: &mut CheckpointManager, storage: &mut StoredThenFailed, offset| {
         manager.write_checkpoint(storage, offset, || NOW, || Ok::<(), &'static str>(()))
@@ -419,3 +448,6 @@ fn failed_put_that_stored_anyway_cannot_lead_to_a_regression() {
         })
     );
 }
+
+#[path = "manager_fencing_tests.rs"]
+mod fencing;

@@ -117,11 +117,22 @@ struct Native<S>(S);
 
 impl<S: Storage> native::Storage for Native<S> {
     type Error = StorageError;
-    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
-        self.0.put(key, value)
+    fn put(
+        &mut self,
+        key: &str,
+        value: &str,
+        expected: native::Expected,
+    ) -> Result<u64, StorageError> {
+        self.0.put_if(key, value, expected)
     }
-    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
-        self.0.get(key)
+    fn get(&mut self, key: &str) -> Result<Option<native::Stored>, StorageError> {
+        self.0.get_versioned(key)
+    }
+    fn conflict(error: &StorageError) -> Option<&str> {
+        match error {
+            StorageError::Conflict(why) => Some(why),
+            _ => None,
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::mem::take;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{HasSelf, Linker, Resource, WasmStr};
 
+use crate::storage::Expected;
 use crate::{AckError, Consumer, Storage, StorageError};
 
 wasmtime::component::bindgen!({
@@ -26,7 +27,9 @@ pub use exports::pipeline::checkpoint::manager::{
     CheckpointError as WitCheckpointError, Regression,
 };
 use pipeline::checkpoint::consumer::{AckError as WitAckError, HostBatch};
-use pipeline::checkpoint::storage::StorageError as WitStorageError;
+use pipeline::checkpoint::storage::{
+    Expected as WitExpected, StorageError as WitStorageError, Stored as WitStored,
+};
 use wasi::clocks::wall_clock::{self, Datetime};
 
 /// The `batch` resource's host type. There is at most one batch per call, held in
@@ -77,31 +80,44 @@ impl HostState {
 /// `storage` is registered by hand rather than by the generated `add_to_linker`, whose
 /// `put` lifts the key and the value into two new `String`s on every call: two
 /// allocations and two frees per checkpoint, for strings the host only reads. Here they
-/// are validated as the generated code would and copied into [`Scratch`]. The other
+/// are validated as the generated code would and copied into [`Scratch`]. They call the
+/// versioned half of [`Storage`]: `put_if` and `get_versioned`. The other
 /// interfaces are registered as generated.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     pipeline::checkpoint::consumer::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     wall_clock::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-    let mut storage = linker.instance("pipeline:checkpoint/storage@0.1.0")?;
-    storage.func_wrap("put", |mut cx, (key, value): (WasmStr, WasmStr)| {
-        // Taken out of the state while the strings borrow the store; if a string is
-        // invalid the call traps and the buffers are simply reallocated next time.
-        let scratch = &mut cx.data_mut().scratch;
-        let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
-        copy_str(&mut key_buf, &key, &cx)?;
-        copy_str(&mut value_buf, &value, &cx)?;
-        let state = cx.data_mut();
-        let result = state.storage.put(&key_buf, &value_buf);
-        (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
-        storage_result(result)
-    })?;
+    let mut storage = linker.instance("pipeline:checkpoint/storage@0.2.0")?;
+    storage.func_wrap(
+        "put",
+        |mut cx, (key, value, expected): (WasmStr, WasmStr, WitExpected)| {
+            // Taken out of the state while the strings borrow the store; if a string is
+            // invalid the call traps and the buffers are simply reallocated next time.
+            let scratch = &mut cx.data_mut().scratch;
+            let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
+            copy_str(&mut key_buf, &key, &cx)?;
+            copy_str(&mut value_buf, &value, &cx)?;
+            let state = cx.data_mut();
+            let expected = match expected {
+                WitExpected::Absent => Expected::Absent,
+                WitExpected::Version(v) => Expected::Version(v),
+            };
+            let result = state.storage.put_if(&key_buf, &value_buf, expected);
+            (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
+            storage_result(result)
+        },
+    )?;
     storage.func_wrap("get", |mut cx, (key,): (WasmStr,)| {
         let mut key_buf = take(&mut cx.data_mut().scratch.key);
         copy_str(&mut key_buf, &key, &cx)?;
         let state = cx.data_mut();
-        let result = state.storage.get(&key_buf);
+        let result = state.storage.get_versioned(&key_buf);
         state.scratch.key = key_buf;
-        storage_result(result)
+        storage_result(result.map(|stored| {
+            stored.map(|s| WitStored {
+                value: s.value,
+                version: s.version,
+            })
+        }))
     })?;
     Ok(())
 }
@@ -137,6 +153,7 @@ fn to_wit_storage_error(error: StorageError) -> wasmtime::Result<WitStorageError
         StorageError::InvalidData(m) => WitStorageError::InvalidData(m),
         StorageError::Unavailable(m) => WitStorageError::Unavailable(m),
         StorageError::Io(m) => WitStorageError::Io(m),
+        StorageError::Conflict(m) => WitStorageError::Conflict(m),
         StorageError::Abort(m) => {
             return Err(wasmtime::Error::msg(format!(
                 "storage aborted the call: {m}"
@@ -204,6 +221,7 @@ impl From<WitStorageError> for StorageError {
             WitStorageError::InvalidData(m) => StorageError::InvalidData(m),
             WitStorageError::Unavailable(m) => StorageError::Unavailable(m),
             WitStorageError::Io(m) => StorageError::Io(m),
+            WitStorageError::Conflict(m) => StorageError::Conflict(m),
         }
     }
 }
@@ -229,6 +247,7 @@ impl From<WitCheckpointError> for crate::CheckpointError {
             }
             WitCheckpointError::CorruptRecord(why) => E::CorruptRecord(why),
             WitCheckpointError::ReadFailed(e) => E::ReadFailed(e.into()),
+            WitCheckpointError::Fenced(why) => E::Fenced(why),
         }
     }
 }

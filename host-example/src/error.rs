@@ -28,6 +28,10 @@ pub enum StorageError {
     /// Any other I/O failure.
     #[error("I/O error: {0}")]
     Io(String),
+    /// A conditional put found another version stored than the one expected; nothing
+    /// was written. Only [`crate::Storage::put_if`] returns it.
+    #[error("conflicting write: {0}")]
+    Conflict(String),
     /// Trap the component's call instead of returning an error to it.
     #[error("storage aborted the call: {0}")]
     Abort(String),
@@ -78,6 +82,9 @@ pub enum CheckpointError {
     /// Reading the stored record failed.
     #[error("reading the checkpoint failed: {0}")]
     ReadFailed(StorageError),
+    /// Another writer took the key over; this manager writes and acks nothing more.
+    #[error("fenced, nothing acknowledged: {0}")]
+    Fenced(String),
 }
 
 /// An error from the host library.

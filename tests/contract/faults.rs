@@ -337,6 +337,7 @@ fn compare(
             CheckpointError::OffsetRegression { .. } => "offset-regression",
             CheckpointError::CorruptRecord(_) => "corrupt-record",
             CheckpointError::ReadFailed(_) => "read-failed",
+            CheckpointError::Fenced(_) => "fenced",
         },
         (Expected::Trap(why), Err(Error::Trap(trap))) if format!("{trap:?}").contains(why) => {
             "trap"

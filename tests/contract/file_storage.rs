@@ -131,12 +131,15 @@ fn leftover_temp_files_are_ignored_and_removed_by_the_next_write() {
     assert_eq!(manager.get_checkpoint().unwrap(), 0);
     assert!(debris.exists());
 
-    // With a record, the record is what counts.
+    // With a record, the record is what counts. (Written from outside, it fences the
+    // manager that saw none, so a new manager takes the key over.)
     fs::write(
         dir.join("checkpoint.json"),
         r#"{"offset": 7, "written_at": 1.5}"#,
     )
     .unwrap();
+    drop(manager);
+    let mut manager = open_files(&root, &log, None);
     assert_eq!(manager.get_checkpoint().unwrap(), 7);
 
     manager.write_checkpoint(&ids(&["m"]), 8).unwrap();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use pipeline_checkpoint_host::storage::{Expected, check_expected, content_version};
 use pipeline_checkpoint_host::{
     AckError, CheckpointError, Consumer, Error, Manager, Runtime, Storage, StorageError,
 };
@@ -79,13 +80,20 @@ impl Recorder {
 
 impl Storage for Recorder {
     fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        let current = self.value(key).map(|v| content_version(&v));
+        let expected = current.map_or(Expected::Absent, Expected::Version);
+        self.put_if(key, value, expected).map(drop)
+    }
+    fn put_if(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, StorageError> {
         let mut s = self.inner.lock().unwrap();
         s.calls.push(Call::Put(key.into(), value.into()));
         if let Some(failure) = s.put_failure.clone() {
             return Err(failure);
         }
+        let current = s.values.get(key).map(|v| content_version(v));
+        check_expected(key, current, expected)?;
         s.values.insert(key.into(), value.into());
-        Ok(())
+        Ok(content_version(value))
     }
     fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
         let mut s = self.inner.lock().unwrap();

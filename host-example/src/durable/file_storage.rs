@@ -6,12 +6,17 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
+use crate::storage::{Expected, Stored, check_expected, content_version};
 use crate::{Storage, StorageError, validate_key};
 
 /// Storage keeping each key in the file `root/key`, replaced atomically and durably.
 ///
-/// A root has one writer at a time. Temporary files that a crash left behind are
-/// hidden (`.name.XXXXXX.tmp`), never read, and removed by the next `put` of their key.
+/// A record's version is the hash of its bytes, so records written by any process,
+/// the Python pipelines included, have one. A conditional put compares and renames
+/// under an advisory lock on the record's directory, which every `FileStorage` put
+/// takes: several processes may share a root, and a stale one is fenced. Temporary
+/// files that a crash left behind are hidden (`.name.XXXXXX.tmp`), never read, and
+/// removed by the next `put` of their key.
 #[derive(Debug)]
 pub struct FileStorage {
     root: PathBuf,
@@ -74,11 +79,13 @@ impl FileStorage {
     }
 }
 
-impl Storage for FileStorage {
-    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+impl FileStorage {
+    /// Writes `value` to a new temporary file beside `key`'s file and syncs it: every
+    /// step of a put that can take long happens here, before any lock is taken.
+    fn stage(&mut self, key: &str, value: &str) -> Result<Staged, StorageError> {
         let target = self.path_of(key)?;
-        let dir = parent_dir(&target);
-        create_dirs_durably(dir)?;
+        let dir = parent_dir(&target).to_path_buf();
+        create_dirs_durably(&dir)?;
         // Best effort: debris only costs space, so failing to clean it must not turn
         // into a failed checkpoint; an uncleaned target is simply retried next time.
         if !self.cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
@@ -95,8 +102,8 @@ impl Storage for FileStorage {
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
         let mut temp = builder
-            .tempfile_in(dir)
-            .map_err(|e| io_error("creating a temporary file in", dir, e))?;
+            .tempfile_in(&dir)
+            .map_err(|e| io_error("creating a temporary file in", &dir, e))?;
         temp.write_all(value.as_bytes())
             .map_err(|e| io_error("writing", temp.path(), e))?;
         // The data must be on disk before the rename makes it visible: otherwise a
@@ -104,29 +111,105 @@ impl Storage for FileStorage {
         temp.as_file()
             .sync_all()
             .map_err(|e| io_error("syncing", temp.path(), e))?;
-        // rename(2) replaces atomically: readers see the old value or the new one,
-        // never a mix, and a failure here leaves the old value intact.
-        temp.persist(&target)
-            .map_err(|e| io_error("replacing", &target, e.error))?;
-        // The rename only changed the directory; until the directory is synced, power
-        // loss can undo it and bring the old value back after we reported success.
-        sync_dir(dir)
+        Ok(Staged { temp, target, dir })
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
-        let path = self.path_of(key)?;
-        let bytes = match fs::read(&path) {
+    /// Reads `path` and its version, the hash of its bytes.
+    fn read(path: &Path) -> Result<Option<Stored>, StorageError> {
+        let bytes = match fs::read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("reading", &path, e)),
+            Err(e) => return Err(io_error("reading", path, e)),
         };
-        String::from_utf8(bytes).map(Some).map_err(|e| {
+        let value = String::from_utf8(bytes).map_err(|e| {
             StorageError::InvalidData(format!(
                 "{} is not UTF-8: invalid byte at offset {}",
                 path.display(),
                 e.utf8_error().valid_up_to()
             ))
-        })
+        })?;
+        Ok(Some(Stored {
+            version: content_version(&value),
+            value,
+        }))
+    }
+}
+
+/// A value written and synced to a temporary file, waiting to replace its target.
+struct Staged {
+    temp: tempfile::NamedTempFile,
+    target: PathBuf,
+    dir: PathBuf,
+}
+
+impl Staged {
+    /// Renames the temporary file over the target, under the directory's lock if
+    /// `expected` is given and only if the target still matches it; then makes the
+    /// rename durable.
+    fn commit(self, expected: Option<Expected>) -> Result<(), StorageError> {
+        let Staged { temp, target, dir } = self;
+        {
+            // Every writer of the directory takes its lock around the rename, so the
+            // check below and the rename are one step for all of them. The lock is
+            // held for a read and a rename only: the slow syncs happen outside it.
+            let _lock = lock_dir(&dir)?;
+            if let Some(expected) = expected {
+                let version = match FileStorage::read(&target) {
+                    Ok(current) => current.map(|s| s.version),
+                    // Bytes that are not text match no version a writer could have
+                    // read.
+                    Err(StorageError::InvalidData(why)) => {
+                        return Err(StorageError::Conflict(why));
+                    }
+                    Err(e) => return Err(e),
+                };
+                check_expected(&target.display().to_string(), version, expected)?;
+            }
+            // rename(2) replaces atomically: readers see the old value or the new
+            // one, never a mix, and a failure here leaves the old value intact.
+            temp.persist(&target)
+                .map_err(|e| io_error("replacing", &target, e.error))?;
+        }
+        // The rename only changed the directory; until the directory is synced, power
+        // loss can undo it and bring the old value back after we reported success.
+        sync_dir(&dir)
+    }
+}
+
+/// Takes the advisory lock of `dir`, blocking until it is free; released on drop (and
+/// by the kernel if the process dies).
+#[cfg(unix)]
+fn lock_dir(dir: &Path) -> Result<fs::File, StorageError> {
+    let handle = fs::File::open(dir).map_err(|e| io_error("opening directory", dir, e))?;
+    handle
+        .lock()
+        .map_err(|e| io_error("locking directory", dir, e))?;
+    Ok(handle)
+}
+
+/// Directories cannot be opened as files here: conditional puts are atomic only
+/// within one process.
+#[cfg(not(unix))]
+fn lock_dir(_dir: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+impl Storage for FileStorage {
+    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        self.stage(key, value)?.commit(None)
+    }
+
+    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
+        Ok(self.get_versioned(key)?.map(|s| s.value))
+    }
+
+    fn get_versioned(&mut self, key: &str) -> Result<Option<Stored>, StorageError> {
+        Self::read(&self.path_of(key)?)
+    }
+
+    fn put_if(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, StorageError> {
+        self.stage(key, value)?.commit(Some(expected))?;
+        Ok(content_version(value))
     }
 }
 

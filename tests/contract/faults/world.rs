@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use pipeline_checkpoint_host::storage::{Expected, check_expected, content_version};
 use pipeline_checkpoint_host::{AckError, Consumer, Storage, StorageError};
 
 use crate::seeded::Rng;
@@ -146,7 +147,13 @@ impl State {
 }
 
 impl Storage for World {
-    fn put(&mut self, _key: &str, value: &str) -> Result<(), StorageError> {
+    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
+        let current = self.state().stored.as_deref().map(content_version);
+        let expected = current.map_or(Expected::Absent, Expected::Version);
+        self.put_if(key, value, expected).map(drop)
+    }
+
+    fn put_if(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, StorageError> {
         let mut state = self.state();
         let rate = state.rates.put;
         let fault = state.storage_fault("put", rate);
@@ -154,14 +161,15 @@ impl Storage for World {
             offset: offset_in(value),
             fault: fault.clone(),
         });
-        match fault {
+        if let Some(fault) = fault {
             // A failed put leaves the previous value, as the WIT requires.
-            Some(fault) => Err(fault),
-            None => {
-                state.stored = Some(value.to_owned());
-                Ok(())
-            }
+            return Err(fault);
         }
+        // The world has one writer, the component: its puts always expect what it
+        // last saw, and a conflict here would be a fault of the manager.
+        check_expected(key, state.stored.as_deref().map(content_version), expected)?;
+        state.stored = Some(value.to_owned());
+        Ok(content_version(value))
     }
 
     fn get(&mut self, _key: &str) -> Result<Option<String>, StorageError> {
