@@ -22,6 +22,8 @@
 //!   implementations.
 //! - [`durable`]: [`FileStorage`] and [`FileConsumer`], the file-backed
 //!   implementations; all durable file I/O lives there.
+//! - [`etcd`]: [`EtcdStorage`], records in etcd with fenced transactions.
+//! - [`location`]: [`StorageLocation`], a directory or an etcd URL, as the CLI takes it.
 //! - [`key`]: the validation of storage keys.
 //! - [`error`]: typed errors mirroring the WIT variants.
 //! - [`pipeline`]: the resumable pipeline that the `host-example run` command drives.
@@ -35,7 +37,9 @@ mod bindings;
 pub mod consumer;
 pub mod durable;
 pub mod error;
+pub mod etcd;
 pub mod key;
+pub mod location;
 pub mod pipeline;
 pub mod runtime;
 pub mod storage;
@@ -44,7 +48,9 @@ pub use bindings::Clock;
 pub use consumer::{Consumer, MemoryConsumer};
 pub use durable::{FileConsumer, FileStorage};
 pub use error::{AckError, CheckpointError, Error, StorageError};
+pub use etcd::{EtcdStorage, EtcdUrl};
 pub use key::validate_key;
+pub use location::StorageLocation;
 pub use runtime::{COMPONENT, Manager, Runtime};
 pub use storage::{MemoryStorage, Storage};
 

@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use pipeline_checkpoint_guest::record::{self, WallTime};
 use pipeline_checkpoint_host::pipeline::{self, ACK_LOG_FILE, Config, SINK_FILE, Source};
 use pipeline_checkpoint_host::{
-    CheckpointError, DEFAULT_KEY, Error as HostError, FileConsumer, FileStorage, Manager,
-    MemoryConsumer, Runtime, Storage,
+    CheckpointError, DEFAULT_KEY, Error as HostError, FileConsumer, Manager, MemoryConsumer,
+    Runtime, Storage, StorageLocation, validate_key,
 };
 
 /// Durable pipeline checkpoints through a sandboxed WebAssembly component.
@@ -33,9 +33,15 @@ struct StateArgs {
     /// The state directory: checkpoint record, sink and ack log.
     #[arg(long, global = true, default_value = "pipeline-state")]
     state_dir: PathBuf,
-    /// The checkpoint key, a relative path inside the state directory.
+    /// The checkpoint key, a relative path inside the state directory (or under the
+    /// etcd prefix).
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
     key: String,
+    /// Where checkpoint records are stored: `etcd://HOST:PORT/PREFIX[?timeout_ms=N]`
+    /// for etcd (the sink and ack log stay in the state directory), or a directory.
+    /// Default: the state directory.
+    #[arg(long, global = true, value_name = "URL")]
+    storage: Option<StorageLocation>,
     /// Load this component instead of the embedded one.
     #[arg(long, global = true, value_name = "WASM")]
     component: Option<PathBuf>,
@@ -133,7 +139,7 @@ fn execute(cli: Cli) -> Result<()> {
             let (mut manager, record) = open_reader(state)?;
             let offset = manager
                 .get_checkpoint()
-                .with_context(|| format!("checkpoint {}", record.display()))?;
+                .with_context(|| format!("checkpoint {record}"))?;
             println!("{offset}");
             Ok(())
         }
@@ -142,11 +148,11 @@ fn execute(cli: Cli) -> Result<()> {
             let (mut reader, record) = open_reader(state)?;
             reader
                 .get_checkpoint()
-                .with_context(|| format!("checkpoint {}", record.display()))?;
+                .with_context(|| format!("checkpoint {record}"))?;
             let (mut manager, record) = open_manager(state)?;
             manager
                 .write_checkpoint(&ids, offset)
-                .with_context(|| format!("checkpoint {}", record.display()))?;
+                .with_context(|| format!("checkpoint {record}"))?;
             println!(
                 "checkpoint {offset} is durable; acknowledged {} ids",
                 ids.len()
@@ -165,30 +171,49 @@ fn runtime(state: &StateArgs) -> Result<Runtime> {
     })
 }
 
+impl StateArgs {
+    /// Where the checkpoint record is stored.
+    fn location(&self) -> StorageLocation {
+        self.storage
+            .clone()
+            .unwrap_or_else(|| StorageLocation::Files(self.state_dir.clone()))
+    }
+
+    /// The storage, and where the record is in it (for messages).
+    fn open_storage(&self) -> Result<(Box<dyn Storage>, String)> {
+        let location = self.location();
+        validate_key(&self.key).with_context(|| format!("checkpoint key {:?}", self.key))?;
+        let storage = location
+            .open()
+            .with_context(|| format!("checkpoint storage {location}"))?;
+        Ok((storage, location.describe(&self.key)))
+    }
+}
+
 /// A manager that can only read: its consumer is in memory, so nothing is created.
-fn open_reader(state: &StateArgs) -> Result<(Manager, PathBuf)> {
-    let storage = FileStorage::open(&state.state_dir)?;
-    let record = storage.path_of(&state.key)?;
+fn open_reader(state: &StateArgs) -> Result<(Manager, String)> {
+    let (storage, record) = state.open_storage()?;
     let manager = runtime(state)?
         .open(Some(&state.key), storage, MemoryConsumer::new())
-        .with_context(|| format!("checkpoint {}", record.display()))?;
+        .with_context(|| format!("checkpoint {record}"))?;
     Ok((manager, record))
 }
 
-/// A manager over the state directory, and the path of its checkpoint record.
-fn open_manager(state: &StateArgs) -> Result<(Manager, PathBuf)> {
-    let storage = FileStorage::open(&state.state_dir)?;
-    let record = storage.path_of(&state.key)?;
+/// A manager over the storage and the state directory's ack log, and where its
+/// checkpoint record is.
+fn open_manager(state: &StateArgs) -> Result<(Manager, String)> {
+    let (storage, record) = state.open_storage()?;
     let consumer = FileConsumer::open(state.state_dir.join(ACK_LOG_FILE))?;
     let manager = runtime(state)?
         .open(Some(&state.key), storage, consumer)
-        .with_context(|| format!("checkpoint {}", record.display()))?;
+        .with_context(|| format!("checkpoint {record}"))?;
     Ok((manager, record))
 }
 
 fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
     let config = Config {
         state_dir: state.state_dir.clone(),
+        storage: state.storage.clone(),
         source: match args.source {
             Some(path) => Source::File(path),
             None => Source::Generated {
@@ -248,9 +273,8 @@ fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
 }
 
 fn inspect(state: &StateArgs, tail: usize) -> Result<()> {
-    let mut storage = FileStorage::open(&state.state_dir)?;
-    let path = storage.path_of(&state.key)?;
-    println!("record:   {}", path.display());
+    let (mut storage, path) = state.open_storage()?;
+    println!("record:   {path}");
     let decoded = match storage.get(&state.key)? {
         None => {
             println!("contents: none (a run starts from offset 0)");
@@ -286,7 +310,7 @@ fn inspect(state: &StateArgs, tail: usize) -> Result<()> {
     show_ack_tail(&state.state_dir.join(ACK_LOG_FILE), tail)?;
     if let Some(Err(fault)) = decoded {
         let error = HostError::Checkpoint(CheckpointError::CorruptRecord(fault.to_string()));
-        return Err(anyhow::Error::new(error).context(format!("checkpoint {}", path.display())));
+        return Err(anyhow::Error::new(error).context(format!("checkpoint {path}")));
     }
     Ok(())
 }
@@ -309,8 +333,7 @@ fn show_ack_tail(path: &Path, tail: usize) -> Result<()> {
 }
 
 fn reset(state: &StateArgs, offset: u64) -> Result<()> {
-    let mut storage = FileStorage::open(&state.state_dir)?;
-    let path = storage.path_of(&state.key)?;
+    let (mut storage, path) = state.open_storage()?;
     // What was there is only reported: a record that cannot even be read is exactly
     // what a reset is for.
     let previous = match storage.get(&state.key) {
@@ -332,11 +355,8 @@ fn reset(state: &StateArgs, offset: u64) -> Result<()> {
     );
     storage
         .put(&state.key, &text)
-        .with_context(|| format!("resetting checkpoint {}", path.display()))?;
-    println!(
-        "checkpoint {} reset to offset {offset} (was {previous})",
-        path.display()
-    );
+        .with_context(|| format!("resetting checkpoint {path}"))?;
+    println!("checkpoint {path} reset to offset {offset} (was {previous})");
     Ok(())
 }
 

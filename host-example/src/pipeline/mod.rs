@@ -29,7 +29,7 @@ use thiserror::Error;
 pub use source::{Message, Source, generated};
 
 use crate::durable::{AppendLog, complete_lines};
-use crate::{Error, FileConsumer, FileStorage, MemoryConsumer, Runtime, StorageError};
+use crate::{Error, FileConsumer, MemoryConsumer, Runtime, StorageError, StorageLocation};
 
 /// The sink's file name in the state directory.
 pub const SINK_FILE: &str = "sink.jsonl";
@@ -39,8 +39,11 @@ pub const ACK_LOG_FILE: &str = "acks.log";
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// The state directory (checkpoint, sink, ack log).
+    /// The state directory: sink and ack log, and the checkpoint record unless
+    /// `storage` puts it elsewhere.
     pub state_dir: PathBuf,
+    /// Where the checkpoint record is stored; `None`: files in `state_dir`.
+    pub storage: Option<StorageLocation>,
     /// Where messages come from.
     pub source: Source,
     /// Messages per batch (and per checkpoint). At least 1.
@@ -116,11 +119,19 @@ pub enum PipelineError {
         /// The failure.
         source: StorageError,
     },
+    /// The checkpoint storage cannot be opened.
+    #[error("checkpoint storage {location}")]
+    Storage {
+        /// The storage's location.
+        location: String,
+        /// The failure.
+        source: StorageError,
+    },
     /// The checkpoint component reported an error (or trapped).
-    #[error("checkpoint {}", path.display())]
+    #[error("checkpoint {record}")]
     Checkpoint {
-        /// The checkpoint record's file.
-        path: PathBuf,
+        /// Where the checkpoint record is: its file, or its etcd URL.
+        record: String,
         /// The failure.
         source: Error,
     },
@@ -143,13 +154,21 @@ pub fn run(
         dir: dir.clone(),
         source,
     };
-    let storage = FileStorage::open(dir).map_err(state_error)?;
+    let location = config
+        .storage
+        .clone()
+        .unwrap_or_else(|| StorageLocation::Files(dir.clone()));
     let key = config.key.as_deref().unwrap_or(crate::DEFAULT_KEY);
-    let record_path = storage.path_of(key).map_err(state_error)?;
-    let checkpoint_error = |source| PipelineError::Checkpoint {
-        path: record_path.clone(),
+    let record = location.describe(key);
+    let storage_error = |source| PipelineError::Storage {
+        location: location.to_string(),
         source,
     };
+    let checkpoint_error = |source| PipelineError::Checkpoint {
+        record: record.clone(),
+        source,
+    };
+    let storage = location.open().map_err(storage_error)?;
 
     // Read the checkpoint before creating any file: a corrupt record must stop the run
     // with the state directory exactly as it was.
@@ -159,9 +178,8 @@ pub fn run(
         .map_err(checkpoint_error)?;
     if resumed_from > total {
         return Err(PipelineError::Mismatch(format!(
-            "checkpoint {} says {resumed_from} messages were processed, but the source has only \
-             {total}: is this the right state directory for this source?",
-            record_path.display()
+            "checkpoint {record} says {resumed_from} messages were processed, but the source has \
+             only {total}: is this the right state directory for this source?"
         )));
     }
 
@@ -177,7 +195,7 @@ pub fn run(
     let mut sink = AppendLog::open(sink_path).map_err(state_error)?;
     let redelivered = sink.truncate_lines(resumed_from).map_err(state_error)?;
     let consumer = FileConsumer::open(dir.join(ACK_LOG_FILE)).map_err(state_error)?;
-    let storage = FileStorage::open(dir).map_err(state_error)?;
+    let storage = location.open().map_err(storage_error)?;
     let mut manager = runtime
         .open(Some(key), storage, consumer)
         .map_err(checkpoint_error)?;
