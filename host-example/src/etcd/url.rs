@@ -62,7 +62,6 @@ impl FromStr for EtcdUrl {
         let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let port = authority
             .rsplit_once(':')
-            .map(|(host, port)| (host, port))
             .filter(|(host, _)| !host.is_empty())
             .ok_or_else(|| invalid("it names no HOST:PORT"))?
             .1;

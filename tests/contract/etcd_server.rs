@@ -1,0 +1,165 @@
+//! A real etcd for one test: started on loopback with its own temporary data
+//! directory and free ports, stopped (SIGKILL) when dropped. No fixed ports, no state
+//! shared between tests.
+//!
+//! etcd comes from `ETCD_BIN` or `etcd` on the `PATH` (Debian's `etcd-server`). Where
+//! it is not installed the etcd tests print a loud `SKIPPED` and pass, so that
+//! `cargo test` works on a machine without it; CI sets `PIPELINE_CHECKPOINT_REQUIRE_ETCD`
+//! so that there a missing etcd fails instead.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pipeline_checkpoint_host::{EtcdStorage, Storage};
+
+/// How long a fresh member may take to elect itself and answer.
+const READY_WITHIN: Duration = Duration::from_secs(30);
+
+pub struct EtcdServer {
+    child: Option<Child>,
+    data: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl EtcdServer {
+    /// Starts a single-member etcd, or returns `None` after printing why the calling
+    /// test is skipped.
+    pub fn start(test: &str) -> Option<Self> {
+        let binary = binary();
+        if Command::new(&binary)
+            .arg("--version")
+            .output()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            let why = format!("{test}: SKIPPED: no etcd binary ({})", binary.display());
+            assert!(
+                std::env::var_os("PIPELINE_CHECKPOINT_REQUIRE_ETCD").is_none(),
+                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_ETCD is set"
+            );
+            eprintln!("\n{why}; install Debian's etcd-server or set ETCD_BIN\n");
+            return None;
+        }
+        let mut server = EtcdServer {
+            child: None,
+            data: tempfile::tempdir().expect("a temporary directory"),
+            client_port: 0,
+            peer_port: 0,
+        };
+        // A port found free can be taken before etcd binds it: try fresh ones.
+        for _ in 0..3 {
+            (server.client_port, server.peer_port) = (free_port(), free_port());
+            if server.spawn() {
+                return Some(server);
+            }
+        }
+        panic!("etcd did not start; its log: {}", server.log());
+    }
+
+    /// `etcd://127.0.0.1:PORT/PREFIX`, with a short timeout so that outages show fast.
+    pub fn url(&self, prefix: &str) -> String {
+        format!(
+            "etcd://127.0.0.1:{}/{prefix}?timeout_ms=2000",
+            self.client_port
+        )
+    }
+
+    /// A storage client for `prefix`.
+    pub fn storage(&self, prefix: &str) -> EtcdStorage {
+        EtcdStorage::new(self.url(prefix).parse().expect("a valid URL"))
+    }
+
+    /// Kills the member (SIGKILL: an outage, not a shutdown) and waits for it to die.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the member again on the same data directory and ports.
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(
+            self.spawn(),
+            "etcd did not restart; its log: {}",
+            self.log()
+        );
+    }
+
+    /// Spawns etcd and waits until it answers; false if it exited first.
+    fn spawn(&mut self) -> bool {
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("etcd.log"))
+            .expect("the log file opens");
+        let child = Command::new(binary())
+            .arg("--name=test")
+            .arg(format!(
+                "--data-dir={}",
+                self.data.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=test={peer}"))
+            .args(["--logger=zap", "--log-level=warn"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        self.child = Some(child);
+        let mut probe = self.storage("readiness");
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if probe.get("probe").is_ok() {
+                return true;
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().expect("polling etcd"))
+                .is_some();
+            if exited {
+                self.child = None;
+                return false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "etcd did not answer within {READY_WITHIN:?}; its log: {}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("etcd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for EtcdServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn binary() -> PathBuf {
+    std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from("etcd"), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
