@@ -17,7 +17,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use files::Observer;
+use files::{Observation, Observer};
+use pipeline_checkpoint_host::Storage;
+
+use crate::etcd_server::EtcdServer;
 
 use crate::seeded::{Rng, seed};
 
@@ -40,21 +43,70 @@ const SIGKILL: i32 = 9;
 /// run that finally completes has lost nothing.
 #[test]
 fn kill_9_at_random_instants_never_acks_ahead_of_durability_nor_loses_messages() {
-    crash_loop(100);
+    crash_loop(100, Records::Files);
 }
 
 /// The same property across 1,000 kills (or `CRASH_LOOP_KILLS`).
 #[test]
 #[ignore = "minutes long; run with --ignored, CRASH_LOOP_KILLS=N to change the count"]
 fn crash_loop_long() {
-    let kills = match std::env::var("CRASH_LOOP_KILLS") {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("CRASH_LOOP_KILLS={text:?} is not a count")),
-        Err(_) => 1_000,
-    };
-    crash_loop(kills);
+    crash_loop(kills_from_env(), Records::Files);
+}
+
+/// The same property with the checkpoint in a real etcd (`--storage etcd://…`): the
+/// sink and ack log stay in files, the record is read back from etcd after each kill.
+#[test]
+fn kill_9_with_etcd_storage_never_acks_ahead_of_durability_nor_loses_messages() {
+    let test = "kill_9_with_etcd_storage_never_acks_ahead_of_durability_nor_loses_messages";
+    if let Some(etcd) = EtcdServer::start(test) {
+        crash_loop(30, Records::Etcd(&etcd));
+    }
+}
+
+/// The etcd crash loop across 1,000 kills (or `CRASH_LOOP_KILLS`).
+#[test]
+#[ignore = "minutes long; run with --ignored, CRASH_LOOP_KILLS=N to change the count"]
+fn crash_loop_long_etcd() {
+    if let Some(etcd) = EtcdServer::start("crash_loop_long_etcd") {
+        crash_loop(kills_from_env(), Records::Etcd(&etcd));
+    }
+}
+
+fn kills_from_env() -> usize {
+    crate::seeded::count_from_env("CRASH_LOOP_KILLS", 1_000)
+}
+
+/// Where the runs keep the checkpoint record.
+#[derive(Clone, Copy)]
+enum Records<'a> {
+    /// In the state directory (the default).
+    Files,
+    /// In this etcd, under the prefix `crash-loop`.
+    Etcd(&'a EtcdServer),
+}
+
+impl Records<'_> {
+    /// The arguments that select this storage.
+    fn args(self) -> Vec<String> {
+        match self {
+            Records::Files => Vec::new(),
+            Records::Etcd(etcd) => vec!["--storage".into(), etcd.url("crash-loop")],
+        }
+    }
+
+    /// Checks the state directory with the record wherever it is.
+    fn observe(self, files: &mut Observer, state: &Path) -> Result<Observation, String> {
+        match self {
+            Records::Files => files.observe(state),
+            Records::Etcd(etcd) => {
+                let record = etcd
+                    .storage("crash-loop")
+                    .get(crate::support::KEY)
+                    .map_err(|e| format!("reading the record from etcd: {e}"))?;
+                files.observe_with_record(state, record.map(String::into_bytes))
+            }
+        }
+    }
 }
 
 /// What the loop counted, for its summary line.
@@ -78,7 +130,7 @@ struct Tally {
 /// Kills `host-example run` `kills` times at random instants, checking the state
 /// directory after each kill, then lets a final run complete and checks that every
 /// message reached the sink and the ack log.
-fn crash_loop(kills: usize) {
+fn crash_loop(kills: usize, records: Records) {
     let seed = seed();
     let mut rng = Rng::new(seed);
     let started = Instant::now();
@@ -92,7 +144,7 @@ fn crash_loop(kills: usize) {
         let redelivered = files.seen().past_checkpoint();
         tally.reprocessed += redelivered;
         tally.runs += 1;
-        let child = spawn(&state, files.total());
+        let child = spawn(&state, files.total(), records);
         match kill_at_random_instant(child, &state, &mut rng) {
             Ended::Killed { at_startup } => {
                 tally.kills += 1;
@@ -105,7 +157,7 @@ fn crash_loop(kills: usize) {
                 files.extend_to(files.total() + STREAM_CHUNK);
             }
         }
-        files.observe(&state).unwrap_or_else(|fault| {
+        records.observe(&mut files, &state).unwrap_or_else(|fault| {
             panic!(
                 "seed {seed}, run {} ({} kills): {fault}",
                 tally.runs, tally.kills
@@ -117,19 +169,21 @@ fn crash_loop(kills: usize) {
     let redelivered = files.seen().past_checkpoint();
     tally.reprocessed += redelivered;
     tally.runs += 1;
-    let output = spawn(&state, files.total())
+    let output = spawn(&state, files.total(), records)
         .wait_with_output()
         .expect("the final run is reaped");
     let total = files.total();
     tally.reported_redelivered += completed(&output, redelivered, total);
-    let seen = files
-        .observe(&state)
+    let seen = records
+        .observe(&mut files, &state)
         .unwrap_or_else(|fault| panic!("seed {seed}, after the final run: {fault}"));
     // `observe` compared the sink with the stream's lines, in order, so a sink as long
     // as the stream holds every message exactly once.
     assert_eq!(seen.offset, total, "seed {seed}");
     assert_eq!(seen.sink_lines, total, "seed {seed}: messages lost");
-    assert_no_temp_file_left(&state, &output);
+    if let Records::Files = records {
+        assert_no_temp_file_left(&state, &output);
+    }
 
     let acks = files.ack_tally();
     println!(
@@ -172,10 +226,11 @@ fn crash_loop(kills: usize) {
 /// `host-example run` over `state` with `messages` generated messages, its output
 /// captured: with `--quiet` it prints four lines at the very end, so the pipes never
 /// fill while the child runs.
-fn spawn(state: &Path, messages: u64) -> Child {
+fn spawn(state: &Path, messages: u64, records: Records) -> Child {
     Command::new(env!("CARGO_BIN_EXE_host-example"))
         .arg("--state-dir")
         .arg(state)
+        .args(records.args())
         .args(["run", "--messages", &messages.to_string()])
         .args(["--batch-size", &BATCH.to_string(), "--quiet"])
         .stdin(Stdio::null())

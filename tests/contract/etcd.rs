@@ -53,6 +53,21 @@ fn etcd_put_if_is_a_compare_and_swap_on_mod_revision() {
     assert_eq!(storage.get(KEY).unwrap().as_deref(), Some("two"));
 }
 
+/// An etcd error answer (here: a request over etcd's size limit) is a storage error
+/// that carries etcd's message, and nothing is stored.
+#[test]
+fn etcd_errors_are_storage_errors_with_etcds_message() {
+    let etcd = etcd_or_skip!("etcd_errors_are_storage_errors_with_etcds_message");
+    let mut storage = etcd.storage("errors");
+    let huge = "x".repeat(1_800_000); // over etcd's 1.5 MiB request limit
+    let refused = storage.put_if(KEY, &huge, Expected::Absent);
+    assert!(
+        matches!(&refused, Err(StorageError::Io(why)) if why.contains("too large")),
+        "{refused:?}"
+    );
+    assert_eq!(storage.get(KEY).unwrap(), None);
+}
+
 #[test]
 fn etcd_keys_live_under_their_prefix_and_are_validated() {
     let etcd = etcd_or_skip!("etcd_keys_live_under_their_prefix_and_are_validated");

@@ -173,3 +173,55 @@ fn offset_in(record: Option<String>) -> u64 {
     let record: serde_json::Value = serde_json::from_str(&text).expect("the record is JSON");
     record["offset"].as_u64().expect("offset is a u64")
 }
+
+/// Storage written for the unversioned contract: `put` and `get`, nothing else.
+#[derive(Clone, Default)]
+struct Unversioned(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>);
+
+impl Storage for Unversioned {
+    fn put(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<(), pipeline_checkpoint_host::StorageError> {
+        self.0.lock().unwrap().insert(key.into(), value.into());
+        Ok(())
+    }
+    fn get(&mut self, key: &str) -> Result<Option<String>, pipeline_checkpoint_host::StorageError> {
+        Ok(self.0.lock().unwrap().get(key).cloned())
+    }
+}
+
+/// A host storage that implements only `put` and `get` keeps working: the provided
+/// versioned methods derive versions from the records' bytes, so managers checkpoint,
+/// refuse regressions, and fence each other within the process.
+#[test]
+fn storage_with_only_put_and_get_keeps_working_and_fences_within_a_process() {
+    let storage = Unversioned::default();
+    let consumer = Recorder::new();
+    let mut first = runtime()
+        .open(None, storage.clone(), consumer.clone())
+        .unwrap();
+    first.write_checkpoint(&ids(&["m-1"]), 1).unwrap();
+    first.write_checkpoint(&ids(&["m-2"]), 2).unwrap();
+    let regression = first.write_checkpoint(&ids(&["m-0"]), 0);
+    assert!(matches!(
+        regression,
+        Err(Error::Checkpoint(CheckpointError::OffsetRegression {
+            durable: 2,
+            requested: 0
+        }))
+    ));
+
+    let mut second = runtime()
+        .open(None, storage.clone(), consumer.clone())
+        .unwrap();
+    second.write_checkpoint(&ids(&["m-3"]), 3).unwrap();
+    let fenced = first.write_checkpoint(&ids(&["m-4"]), 4);
+    assert!(
+        matches!(fenced, Err(Error::Checkpoint(CheckpointError::Fenced(_)))),
+        "{fenced:?}"
+    );
+    assert_eq!(consumer.acked(), ids(&["m-1", "m-2", "m-3"]));
+    assert_eq!(offset_in(storage.clone().get(KEY).unwrap()), 3);
+}

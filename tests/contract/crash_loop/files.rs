@@ -92,7 +92,18 @@ impl Observer {
     /// 4. the sink holds the stream's messages in order: every one below the offset,
     ///    and at most one batch more (the batch appended before its checkpoint).
     pub fn observe(&mut self, state: &Path) -> Result<Observation, String> {
-        let offset = durable_offset(&state.join("pipeline/checkpoint.json"))?;
+        let record = read_if_exists(&state.join("pipeline/checkpoint.json"))?;
+        self.observe_with_record(state, record)
+    }
+
+    /// [`Observer::observe`], with the checkpoint record kept elsewhere (in etcd):
+    /// `record` is its bytes, `None` if there is none.
+    pub fn observe_with_record(
+        &mut self,
+        state: &Path,
+        record: Option<Vec<u8>>,
+    ) -> Result<Observation, String> {
+        let offset = durable_offset(record)?;
         if offset < self.seen.offset {
             return Err(format!(
                 "the durable offset went back from {} to {offset}",
@@ -203,10 +214,10 @@ impl AckTally {
     }
 }
 
-/// The offset in the record at `path`, which must parse whole if it exists: a torn,
-/// empty or zero-filled record would make the next run refuse to start.
-fn durable_offset(path: &Path) -> Result<u64, String> {
-    let Some(bytes) = read_if_exists(path)? else {
+/// The offset in the record, which must parse whole if it exists: a torn, empty or
+/// zero-filled record would make the next run refuse to start.
+fn durable_offset(record: Option<Vec<u8>>) -> Result<u64, String> {
+    let Some(bytes) = record else {
         return Ok(0);
     };
     let shown = || String::from_utf8_lossy(&bytes).escape_debug().to_string();
