@@ -3,7 +3,8 @@
 //! after any stop or crash.
 //!
 //! A state directory holds everything a run needs to resume:
-//! - `pipeline/checkpoint.json` (or the chosen key): the checkpoint record;
+//! - `pipeline/checkpoint.json` (or the chosen key): the checkpoint record, unless
+//!   [`Config::storage`] keeps it elsewhere (in etcd);
 //! - `sink.jsonl`: every processed message, one line each, in order;
 //! - `acks.log`: every acknowledgement, one JSON line per batch.
 //!
