@@ -69,7 +69,7 @@ fn main() {
         });
         for workers in WORKER_COUNTS {
             let mut pool: Vec<Worker> = (0..workers)
-                .map(|w| Worker::new(&runtime, open(100 + w)))
+                .map(|w| Worker::new(&runtime, open(100 * workers + w)))
                 .collect();
             let id = BenchmarkId::new("throughput", format!("{name}-{workers}-workers"));
             group.bench_function(id, |b| {
