@@ -49,7 +49,9 @@ impl FileStorage {
 
     /// Removes the temporary files that an interrupted `put` of `key` left behind, and
     /// returns how many it removed. Other files, including other keys' temporary
-    /// files, are never touched.
+    /// files, are never touched; nor is a temporary file that a `put` in progress
+    /// holds locked (in this process or another): only a dead writer's file is
+    /// debris.
     pub fn clean_temp_files(&self, key: &str) -> Result<usize, StorageError> {
         let target = self.path_of(key)?;
         let dir = parent_dir(&target);
@@ -68,6 +70,9 @@ impl FileStorage {
                 .is_some_and(|n| is_temp_file_of(n, name));
             if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
                 let path = entry.path();
+                if in_progress(&path) {
+                    continue;
+                }
                 match fs::remove_file(&path) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -80,12 +85,16 @@ impl FileStorage {
 }
 
 impl FileStorage {
-    /// Writes `value` to a new temporary file beside `key`'s file and syncs it: every
-    /// step of a put that can take long happens here, before any lock is taken.
+    /// Writes `value` to a new temporary file beside `key`'s file and syncs it: the
+    /// slow steps of a put, done without holding the directory's lock.
     fn stage(&mut self, key: &str, value: &str) -> Result<Staged, StorageError> {
         let target = self.path_of(key)?;
         let dir = parent_dir(&target).to_path_buf();
         create_dirs_durably(&dir)?;
+        // Cleaning and creating happen under the directory's lock, and each temporary
+        // file stays locked until its rename: so a writer never removes another
+        // writer's file in progress, not even in the instant after its creation.
+        let dir_lock = lock_dir(&dir)?;
         // Best effort: debris only costs space, so failing to clean it must not turn
         // into a failed checkpoint; an uncleaned target is simply retried next time.
         if !self.cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
@@ -104,6 +113,10 @@ impl FileStorage {
         let mut temp = builder
             .tempfile_in(&dir)
             .map_err(|e| io_error("creating a temporary file in", &dir, e))?;
+        temp.as_file()
+            .lock()
+            .map_err(|e| io_error("locking", temp.path(), e))?;
+        drop(dir_lock);
         temp.write_all(value.as_bytes())
             .map_err(|e| io_error("writing", temp.path(), e))?;
         // The data must be on disk before the rename makes it visible: otherwise a
@@ -173,6 +186,16 @@ impl Staged {
         // The rename only changed the directory; until the directory is synced, power
         // loss can undo it and bring the old value back after we reported success.
         sync_dir(&dir)
+    }
+}
+
+/// Whether the temporary file at `path` is locked by a `put` in progress. A file that
+/// cannot be opened or locked for another reason is left alone too.
+fn in_progress(path: &Path) -> bool {
+    match fs::File::open(path).map(|file| file.try_lock()) {
+        Ok(Ok(())) => false,
+        Ok(Err(_)) => true,
+        Err(e) => e.kind() != ErrorKind::NotFound,
     }
 }
 
