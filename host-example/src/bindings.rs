@@ -4,10 +4,11 @@
 use std::mem::take;
 
 use wasmtime::StoreContextMut;
-use wasmtime::component::{HasSelf, Linker, Resource, WasmStr};
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceType, WasmList, WasmStr};
 
+use crate::limits::Limiter;
 use crate::storage::Expected;
-use crate::{AckError, Consumer, Storage, StorageError};
+use crate::{AckError, Consumer, LimitExceeded, Limits, Storage, StorageError, validate_key};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -26,7 +27,7 @@ wasmtime::component::bindgen!({
 pub use exports::pipeline::checkpoint::manager::{
     CheckpointError as WitCheckpointError, Regression,
 };
-use pipeline::checkpoint::consumer::{AckError as WitAckError, HostBatch};
+use pipeline::checkpoint::consumer::AckError as WitAckError;
 use pipeline::checkpoint::storage::{
     Expected as WitExpected, StorageError as WitStorageError, Stored as WitStored,
 };
@@ -44,6 +45,10 @@ pub struct HostState {
     pub(crate) storage: Box<dyn Storage>,
     pub(crate) consumer: Box<dyn Consumer>,
     pub(crate) clock: Clock,
+    /// What this instance may consume and hand the host.
+    pub(crate) limits: Limits,
+    /// Enforces `limits` on memories and tables.
+    pub(crate) limiter: Limiter,
     /// The ids of the batch lent to the current `write-checkpoint-batch` call.
     pub(crate) batch: Vec<String>,
     /// Where `storage` calls copy their strings out of the component's memory (boxed:
@@ -64,11 +69,14 @@ impl HostState {
         storage: Box<dyn Storage>,
         consumer: Box<dyn Consumer>,
         clock: Clock,
+        limits: Limits,
     ) -> Self {
         Self {
             storage,
             consumer,
             clock,
+            limits,
+            limiter: Limiter { limits },
             batch: Vec::new(),
             scratch: Box::default(),
         }
@@ -77,41 +85,55 @@ impl HostState {
 
 /// Registers the host side of every import of the `checkpointer` world.
 ///
-/// `storage` is registered by hand rather than by the generated `add_to_linker`, whose
-/// `put` lifts the key and the value into two new `String`s on every call: two
-/// allocations and two frees per checkpoint, for strings the host only reads. Here they
-/// are validated as the generated code would and copied into [`Scratch`]. They call the
-/// versioned half of [`Storage`]: `put_if` and `get_versioned`. The other
-/// interfaces are registered as generated.
+/// `storage` and `consumer` are registered by hand rather than by the generated
+/// `add_to_linker`, for two reasons. The host never trusts the component: every key,
+/// value and id list is measured against [`Limits`] where it lies in the component's
+/// memory, before the host copies any of it (the generated code would first lift a
+/// million ids into a million `String`s). And a checkpoint allocates nothing: `put`'s
+/// key and value are copied into buffers that live as long as the instance. Each
+/// import also restarts the call's deadline when it returns, so that time spent in
+/// the host (an fsync, a network round trip) is never charged to the component.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-    pipeline::checkpoint::consumer::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     wall_clock::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     let mut storage = linker.instance("pipeline:checkpoint/storage@0.2.0")?;
     storage.func_wrap(
         "put",
         |mut cx, (key, value, expected): (WasmStr, WasmStr, WitExpected)| {
-            // Taken out of the state while the strings borrow the store; if a string is
-            // invalid the call traps and the buffers are simply reallocated next time.
+            let limits = cx.data().limits;
+            // Taken out of the state while the strings borrow the store; if a string
+            // is refused the call traps and the buffers are reallocated next time.
             let scratch = &mut cx.data_mut().scratch;
             let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
-            copy_str(&mut key_buf, &key, &cx)?;
-            copy_str(&mut value_buf, &value, &cx)?;
-            let state = cx.data_mut();
+            copy_str(&mut key_buf, &key, &cx, limits.key_bytes, key_too_long)?;
+            copy_str(
+                &mut value_buf,
+                &value,
+                &cx,
+                limits.value_bytes,
+                value_too_long,
+            )?;
             let expected = match expected {
                 WitExpected::Absent => Expected::Absent,
                 WitExpected::Version(v) => Expected::Version(v),
             };
-            let result = state.storage.put_if(&key_buf, &value_buf, expected);
+            let state = cx.data_mut();
+            let result = match validate_key(&key_buf) {
+                Ok(()) => state.storage.put_if(&key_buf, &value_buf, expected),
+                Err(invalid) => Err(invalid),
+            };
             (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
+            restart_deadline(&mut cx);
             storage_result(result)
         },
     )?;
     storage.func_wrap("get", |mut cx, (key,): (WasmStr,)| {
+        let limits = cx.data().limits;
         let mut key_buf = take(&mut cx.data_mut().scratch.key);
-        copy_str(&mut key_buf, &key, &cx)?;
+        copy_str(&mut key_buf, &key, &cx, limits.key_bytes, key_too_long)?;
         let state = cx.data_mut();
-        let result = state.storage.get_versioned(&key_buf);
+        let result = validate_key(&key_buf).and_then(|()| state.storage.get_versioned(&key_buf));
         state.scratch.key = key_buf;
+        restart_deadline(&mut cx);
         storage_result(result.map(|stored| {
             stored.map(|s| WitStored {
                 value: s.value,
@@ -119,19 +141,93 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             })
         }))
     })?;
+
+    let mut consumer = linker.instance("pipeline:checkpoint/consumer@0.2.0")?;
+    consumer.resource("batch", ResourceType::host::<LentBatch>(), |_, _| {
+        // Batches are only ever lent (borrowed) to the component, so it never owns
+        // one to drop; nothing to free either way.
+        Ok(())
+    })?;
+    consumer.func_wrap("ack", |mut cx, (ids,): (WasmList<WasmStr>,)| {
+        let limits = cx.data().limits;
+        if ids.len() > limits.ids_per_ack {
+            return Err(wasmtime::Error::new(LimitExceeded::IdsPerAck {
+                count: ids.len(),
+                limit: limits.ids_per_ack,
+            }));
+        }
+        let mut copied = Vec::with_capacity(ids.len());
+        for index in 0..ids.len() {
+            let id = ids.get(&mut cx, index).expect("index is below len")?;
+            let mut buf = String::new();
+            copy_str(&mut buf, &id, &cx, limits.id_bytes, id_too_long)?;
+            copied.push(buf);
+        }
+        let result = cx.data_mut().consumer.ack(&copied);
+        restart_deadline(&mut cx);
+        ack_result(result)
+    })?;
+    consumer.func_wrap("ack-batch", |mut cx, (_batch,): (Resource<LentBatch>,)| {
+        let state = cx.data_mut();
+        let result = state.consumer.ack(&state.batch);
+        restart_deadline(&mut cx);
+        ack_result(result)
+    })?;
     Ok(())
 }
 
-/// Copies `s`, a string in the component's memory, into `buf`; text that is not UTF-8
-/// is an error (a trap), as it is when a WIT `string` is lifted.
+/// Copies `s`, a string in the component's memory, into `buf` if it is at most `limit`
+/// bytes; a longer one traps with the [`LimitExceeded`] that `too_long` makes, and text
+/// that is not UTF-8 traps as it does when a WIT `string` is lifted.
 fn copy_str(
     buf: &mut String,
     s: &WasmStr,
     cx: &StoreContextMut<'_, HostState>,
+    limit: usize,
+    too_long: fn(usize, usize) -> LimitExceeded,
 ) -> wasmtime::Result<()> {
+    // UTF-8 text is borrowed from the component's memory, not copied, until it passes.
+    let text = s.to_str(cx)?;
+    if text.len() > limit {
+        return Err(wasmtime::Error::new(too_long(text.len(), limit)));
+    }
     buf.clear();
-    buf.push_str(&s.to_str(cx)?);
+    buf.push_str(&text);
     Ok(())
+}
+
+fn key_too_long(len: usize, limit: usize) -> LimitExceeded {
+    LimitExceeded::KeyBytes { len, limit }
+}
+
+fn value_too_long(len: usize, limit: usize) -> LimitExceeded {
+    LimitExceeded::ValueBytes { len, limit }
+}
+
+fn id_too_long(len: usize, limit: usize) -> LimitExceeded {
+    LimitExceeded::IdBytes { len, limit }
+}
+
+/// Gives the component a full deadline again, counted from the end of a host call.
+fn restart_deadline(cx: &mut StoreContextMut<'_, HostState>) {
+    let ticks = cx.data().limits.deadline_ticks();
+    cx.set_epoch_deadline(ticks);
+}
+
+/// An ack's outcome as the component receives it: a WIT `result`, or the trap that
+/// [`AckError::Abort`] asks for.
+fn ack_result(result: Result<(), AckError>) -> wasmtime::Result<(Result<(), WitAckError>,)> {
+    Ok((match result {
+        Ok(()) => Ok(()),
+        Err(AckError::Rejected(m)) => Err(WitAckError::Rejected(m)),
+        Err(AckError::Unavailable(m)) => Err(WitAckError::Unavailable(m)),
+        Err(AckError::InvalidBatch(m)) => Err(WitAckError::InvalidBatch(m)),
+        Err(AckError::Abort(m)) => {
+            return Err(wasmtime::Error::msg(format!(
+                "consumer aborted the call: {m}"
+            )));
+        }
+    },))
 }
 
 /// A storage call's outcome as the component receives it: a WIT `result`, or the trap
@@ -160,37 +256,6 @@ fn to_wit_storage_error(error: StorageError) -> wasmtime::Result<WitStorageError
             )));
         }
     })
-}
-
-impl pipeline::checkpoint::consumer::Host for HostState {
-    fn ack(&mut self, message_ids: Vec<String>) -> Result<(), AckError> {
-        self.consumer.ack(&message_ids)
-    }
-
-    fn ack_batch(&mut self, _ids: Resource<LentBatch>) -> Result<(), AckError> {
-        self.consumer.ack(&self.batch)
-    }
-
-    fn convert_ack_error(&mut self, error: AckError) -> wasmtime::Result<WitAckError> {
-        Ok(match error {
-            AckError::Rejected(m) => WitAckError::Rejected(m),
-            AckError::Unavailable(m) => WitAckError::Unavailable(m),
-            AckError::InvalidBatch(m) => WitAckError::InvalidBatch(m),
-            AckError::Abort(m) => {
-                return Err(wasmtime::Error::msg(format!(
-                    "consumer aborted the call: {m}"
-                )));
-            }
-        })
-    }
-}
-
-impl HostBatch for HostState {
-    fn drop(&mut self, _batch: Resource<LentBatch>) -> wasmtime::Result<()> {
-        // Batches are only ever lent (borrowed) to the component, so it never owns one
-        // to drop; nothing to free either way.
-        Ok(())
-    }
 }
 
 impl wall_clock::Host for HostState {

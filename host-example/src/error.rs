@@ -100,6 +100,10 @@ pub enum Error {
     /// The component could not be compiled, linked or instantiated.
     #[error("cannot load the checkpoint component: {0:#}")]
     Load(wasmtime::Error),
+    /// The call crossed one of the instance's [`crate::Limits`] and was stopped. The
+    /// instance was discarded, as after a trap; the next call runs on a fresh one.
+    #[error("component call stopped at a limit: {0}")]
+    Limit(crate::LimitExceeded),
 }
 
 impl Error {

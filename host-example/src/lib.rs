@@ -16,7 +16,11 @@
 //! ```
 //!
 //! # Layout
-//! - [`runtime`]: [`Runtime`] (engine, compiled component, linker) and [`Manager`].
+//! - [`host`]: [`Host`], one engine (with an instance pool, deadlines and a cache of
+//!   compiled components) for many components and tenants.
+//! - [`runtime`]: [`Runtime`] (a compiled and linked component) and [`Manager`].
+//! - [`limits`]: [`Limits`] on each instance, and [`LimitExceeded`].
+//! - [`cache`]: [`cache::ComponentCache`], compiled components kept on disk.
 //! - `bindings`: the `bindgen!` output and the host side of the WIT imports.
 //! - [`storage`] and [`consumer`]: the traits a host implements, with in-memory
 //!   implementations.
@@ -34,11 +38,14 @@
 pub const DEFAULT_KEY: &str = "pipeline/checkpoint.json";
 
 mod bindings;
+pub mod cache;
 pub mod consumer;
 pub mod durable;
 pub mod error;
 pub mod etcd;
+pub mod host;
 pub mod key;
+pub mod limits;
 pub mod location;
 pub mod pipeline;
 pub mod runtime;
@@ -49,7 +56,9 @@ pub use consumer::{Consumer, MemoryConsumer};
 pub use durable::{FileConsumer, FileStorage};
 pub use error::{AckError, CheckpointError, Error, StorageError};
 pub use etcd::{EtcdStorage, EtcdUrl};
+pub use host::{Host, HostConfig, PoolConfig};
 pub use key::validate_key;
+pub use limits::{LimitExceeded, Limits};
 pub use location::StorageLocation;
 pub use runtime::{COMPONENT, Manager, Runtime};
 pub use storage::{MemoryStorage, Storage};

@@ -3,12 +3,13 @@
 use std::path::Path;
 
 use wasmtime::component::{Component, Linker, Resource, ResourceAny};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Engine, Store, Trap};
 
 use crate::bindings::{
     self, Checkpointer, CheckpointerPre, Clock, HostState, LentBatch, WitCheckpointError,
 };
-use crate::{CheckpointError, Consumer, Error, Storage};
+use crate::cache::Origin;
+use crate::{CheckpointError, Consumer, Error, Host, HostConfig, LimitExceeded, Limits, Storage};
 
 /// The checkpoint component built from `guest/`, embedded at build time.
 pub const COMPONENT: &[u8] =
@@ -18,15 +19,19 @@ pub const COMPONENT: &[u8] =
 ///
 /// Compiling is the expensive step (tens of milliseconds); do it once per process and
 /// open as many [`Manager`]s as needed. `Runtime` is cheap to clone and can be shared
-/// between threads.
+/// between threads. Every instance it opens is bounded by its [`Limits`].
 #[derive(Clone)]
 pub struct Runtime {
-    engine: Engine,
+    host: Host,
     pre: CheckpointerPre<HostState>,
+    limits: Limits,
+    origin: Origin,
 }
 
 impl Runtime {
-    /// Compiles the embedded component.
+    /// Compiles the embedded component on a host of its own with the default
+    /// [`HostConfig`]. To share an engine, an instance pool or a compiled-component
+    /// cache between components, create a [`Host`] and [`Host::load`] them.
     pub fn new() -> Result<Self, Error> {
         Self::from_bytes(COMPONENT)
     }
@@ -42,20 +47,48 @@ impl Runtime {
         Self::from_bytes(&bytes)
     }
 
-    /// Compiles a component from its bytes.
+    /// Compiles a component from its bytes, on a host of its own.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let engine = Engine::new(&engine_config()).map_err(Error::Load)?;
-        let component = Component::new(&engine, bytes).map_err(Error::Load)?;
-        let mut linker = Linker::<HostState>::new(&engine);
+        Host::new(HostConfig::default())?.load(bytes)
+    }
+
+    /// Links a compiled component; [`Host::load`] is the way in.
+    pub(crate) fn from_component(
+        host: Host,
+        component: Component,
+        origin: Origin,
+        limits: Limits,
+    ) -> Result<Self, Error> {
+        let mut linker = Linker::<HostState>::new(host.engine());
         bindings::add_to_linker(&mut linker).map_err(Error::Load)?;
         let pre = linker.instantiate_pre(&component).map_err(Error::Load)?;
         let pre = CheckpointerPre::new(pre).map_err(Error::Load)?;
-        Ok(Self { engine, pre })
+        Ok(Self {
+            host,
+            pre,
+            limits,
+            origin,
+        })
     }
 
     /// The engine, for hosts that want to inspect the component.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.host.engine()
+    }
+
+    /// The host this runtime was loaded on.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The limits of the instances this runtime opens.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether the component was compiled on this start or loaded from the cache.
+    pub fn origin(&self) -> Origin {
+        self.origin
     }
 
     /// Opens a manager for `key` (`None`: `pipeline/checkpoint.json`) over `storage`
@@ -77,29 +110,17 @@ impl Runtime {
         consumer: impl Consumer + 'static,
         clock: Clock,
     ) -> Result<Manager, Error> {
-        let state = HostState::new(Box::new(storage), Box::new(consumer), clock);
+        let state = HostState::new(Box::new(storage), Box::new(consumer), clock, self.limits);
         let key = key.map(str::to_owned);
-        let instance = Instance::start(&self.pre, state, &key).map_err(|(e, _)| e)?;
+        let instance = Instance::start(&self.pre, state, &key).map_err(|failed| failed.0)?;
         Ok(Manager {
             pre: self.pre.clone(),
+            _host: self.host.clone(),
             key,
             instance: Some(instance),
             spare: None,
         })
     }
-}
-
-fn engine_config() -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    // Calls are synchronous; without the async machinery each call is cheaper.
-    config.concurrency_support(false);
-    // Copy the component's few kilobytes of initial data into each new instance
-    // rather than map them copy-on-write from a memory image: for a module this small
-    // the mapping costs more than the copy (opening a manager takes a quarter to a
-    // third less time; calls are unaffected).
-    config.memory_init_cow(false);
-    config
 }
 
 /// A live instance: its store and the `checkpoint-manager` resource in it.
@@ -116,8 +137,11 @@ impl Instance {
         pre: &CheckpointerPre<HostState>,
         state: HostState,
         key: &Option<String>,
-    ) -> Result<Self, (Error, HostState)> {
+    ) -> Result<Self, Box<(Error, HostState)>> {
+        let deadline = state.limits.deadline_ticks();
         let mut store = Store::new(pre.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(deadline);
         let started = pre.instantiate(&mut store).and_then(|bindings| {
             let manager = bindings
                 .pipeline_checkpoint_manager()
@@ -131,7 +155,13 @@ impl Instance {
                 bindings,
                 manager,
             }),
-            Err(e) => Err((Error::Load(e), store.into_data())),
+            Err(e) => {
+                let limits = store.data().limits;
+                Err(Box::new((
+                    classify_trap(e, &limits, Error::Load),
+                    store.into_data(),
+                )))
+            }
         }
     }
 }
@@ -145,6 +175,8 @@ impl Instance {
 /// process would.
 pub struct Manager {
     pre: CheckpointerPre<HostState>,
+    /// Keeps the engine's epoch thread running while the manager lives.
+    _host: Host,
     key: Option<String>,
     /// `None` only after a trap, until the next call restarts it.
     instance: Option<Instance>,
@@ -214,21 +246,42 @@ impl Manager {
                     .expect("a trapped instance leaves its state");
                 match Instance::start(&self.pre, state, &self.key) {
                     Ok(instance) => self.instance.insert(instance),
-                    Err((e, state)) => {
+                    Err(failed) => {
+                        let (e, state) = *failed;
                         self.spare = Some(state);
                         return Err(e);
                     }
                 }
             }
         };
+        let deadline = instance.store.data().limits.deadline_ticks();
+        instance.store.set_epoch_deadline(deadline);
         match f(instance) {
             Ok(result) => result.map_err(|e| Error::Checkpoint(CheckpointError::from(e))),
             Err(trap) => {
                 // A trapped instance may be mid-update; never call into it again.
                 let dead = self.instance.take().expect("it just ran");
-                self.spare = Some(dead.store.into_data());
-                Err(Error::Trap(trap))
+                let state = dead.store.into_data();
+                let error = classify_trap(trap, &state.limits, Error::Trap);
+                self.spare = Some(state);
+                Err(error)
             }
         }
     }
+}
+
+/// The host error for a trap: [`Error::Limit`] if a limit stopped the call (the
+/// deadline, or a [`LimitExceeded`] that a limiter or an import raised), else `other`.
+fn classify_trap(
+    trap: wasmtime::Error,
+    limits: &Limits,
+    other: fn(wasmtime::Error) -> Error,
+) -> Error {
+    if let Some(limit) = trap.downcast_ref::<LimitExceeded>() {
+        return Error::Limit(limit.clone());
+    }
+    if trap.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return Error::Limit(LimitExceeded::Deadline(limits.deadline));
+    }
+    other(trap)
 }
