@@ -12,6 +12,7 @@ mod faults;
 mod file_storage;
 mod fuzz;
 mod ordering;
+mod power_cut;
 mod records;
 mod regression;
 mod seeded;
