@@ -9,20 +9,17 @@
 //! still varies, so a replay lands near the same instructions, not exactly on them.
 #![cfg(unix)]
 
-mod files;
-
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use files::Observer;
-
+use crate::observer::Observer;
 use crate::seeded::{Rng, seed};
 
 /// Messages per batch: each batch is one sink append, one checkpoint, one ack.
-const BATCH: u64 = 100;
+pub(crate) const BATCH: u64 = 100;
 /// The stream's initial length, and how much it grows whenever a run finishes it
 /// before its kill: kills must keep landing in the middle of a run, however fast the
 /// disk's fsync is, and the final run must stay short.
@@ -173,16 +170,23 @@ fn crash_loop(kills: usize) {
 /// captured: with `--quiet` it prints four lines at the very end, so the pipes never
 /// fill while the child runs.
 fn spawn(state: &Path, messages: u64) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
+    run_command(state, messages)
+        .spawn()
+        .expect("host-example starts")
+}
+
+/// The command of [`spawn`], for callers that add to it.
+pub(crate) fn run_command(state: &Path, messages: u64) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-example"));
+    command
         .arg("--state-dir")
         .arg(state)
         .args(["run", "--messages", &messages.to_string()])
         .args(["--batch-size", &BATCH.to_string(), "--quiet"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("host-example starts")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// How a run under the loop ended.
@@ -238,7 +242,7 @@ fn file_len(path: &Path) -> u64 {
 /// Checks that a run exited by itself having completed the stream and reported the
 /// `redelivered` messages it was expected to process again; returns that count.
 #[track_caller]
-fn completed(output: &Output, redelivered: u64, total: u64) -> u64 {
+pub(crate) fn completed(output: &Output, redelivered: u64, total: u64) -> u64 {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

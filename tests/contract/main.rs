@@ -11,6 +11,7 @@ mod failures;
 mod faults;
 mod file_storage;
 mod fuzz;
+mod observer;
 mod ordering;
 mod power_cut;
 mod records;
