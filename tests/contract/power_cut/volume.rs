@@ -119,11 +119,7 @@ impl Volume {
 
     /// Fails with EIO once the power is gone: nothing is read or written any more.
     pub fn powered(&self) -> Result<(), Errno> {
-        if self.power_lost {
-            Err(Errno::EIO)
-        } else {
-            Ok(())
-        }
+        (!self.power_lost).then_some(()).ok_or(Errno::EIO)
     }
 
     /// Counts a mutating operation, losing the power if its turn has come.
