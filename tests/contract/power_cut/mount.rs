@@ -88,11 +88,20 @@ impl PowerCutMount {
         self.session = Some(session);
     }
 
+    /// Detaches the mount and waits until the kernel has let go of it. A plain
+    /// unmount fails with EBUSY while any process holds a file open on the mount, and
+    /// a child that another test thread is spawning holds copies of this process's
+    /// open files until its exec closes them. Detaching lets that moment pass; the
+    /// session thread ends, and so the join returns, only once the last of them is
+    /// closed, so nothing can reach the volume while it is cut.
     fn unmount(&mut self) {
         if let Some(session) = self.session.take() {
+            let path = self.path();
+            nix::mount::umount2(&path, nix::mount::MntFlags::MNT_DETACH)
+                .unwrap_or_else(|e| panic!("detaching the power-cut file system {path:?}: {e}"));
             session
-                .umount_and_join()
-                .expect("unmounting the power-cut file system: is a file still open on it?");
+                .join()
+                .expect("the power-cut file system's session ends cleanly");
         }
     }
 }
