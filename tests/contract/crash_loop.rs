@@ -9,23 +9,20 @@
 //! still varies, so a replay lands near the same instructions, not exactly on them.
 #![cfg(unix)]
 
-mod files;
-
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use files::{Observation, Observer};
 use pipeline_checkpoint_host::Storage;
 
 use crate::etcd_server::EtcdServer;
-
+use crate::observer::{Observation, Observer};
 use crate::seeded::{Rng, seed};
 
 /// Messages per batch: each batch is one sink append, one checkpoint, one ack.
-const BATCH: u64 = 100;
+pub(crate) const BATCH: u64 = 100;
 /// The stream's initial length, and how much it grows whenever a run finishes it
 /// before its kill: kills must keep landing in the middle of a run, however fast the
 /// disk's fsync is, and the final run must stay short.
@@ -227,17 +224,25 @@ fn crash_loop(kills: usize, records: Records) {
 /// captured: with `--quiet` it prints four lines at the very end, so the pipes never
 /// fill while the child runs.
 fn spawn(state: &Path, messages: u64, records: Records) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
+    run_command(state, messages)
+        .args(records.args())
+        .spawn()
+        .expect("host-example starts")
+}
+
+/// The command of [`spawn`] for records in the state directory, for callers that add
+/// to it.
+pub(crate) fn run_command(state: &Path, messages: u64) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-example"));
+    command
         .arg("--state-dir")
         .arg(state)
-        .args(records.args())
         .args(["run", "--messages", &messages.to_string()])
         .args(["--batch-size", &BATCH.to_string(), "--quiet"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("host-example starts")
+        .stderr(Stdio::piped());
+    command
 }
 
 /// How a run under the loop ended.
@@ -293,7 +298,7 @@ fn file_len(path: &Path) -> u64 {
 /// Checks that a run exited by itself having completed the stream and reported the
 /// `redelivered` messages it was expected to process again; returns that count.
 #[track_caller]
-fn completed(output: &Output, redelivered: u64, total: u64) -> u64 {
+pub(crate) fn completed(output: &Output, redelivered: u64, total: u64) -> u64 {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

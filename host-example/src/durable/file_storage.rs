@@ -23,7 +23,28 @@ pub struct FileStorage {
     /// Targets whose leftover temporary files this instance has already removed:
     /// debris only appears after a crash, so scanning once per process is enough.
     cleaned: HashSet<PathBuf>,
+    /// A sync that `put` leaves out, in debug builds only: the power-cut tests set it
+    /// (through [`SKIP_PUT_SYNC_VAR`]) to show that they catch its absence.
+    #[cfg(debug_assertions)]
+    left_out: Option<PutSync>,
 }
+
+/// The syncs of a `put`, each of which the record's durability depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PutSync {
+    /// The temporary file's fsync, before the rename.
+    File,
+    /// The directory's fsync, after the rename.
+    Directory,
+}
+
+/// Debug builds only: the environment variable that makes every `FileStorage` of the
+/// process leave out one of `put`'s syncs, `file` or `directory`. It exists so that
+/// the power-cut tests can run the real CLI with a sync missing and show that they
+/// catch it; a release build has no such switch.
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub const SKIP_PUT_SYNC_VAR: &str = "CHECKPOINT_DEBUG_SKIP_PUT_SYNC";
 
 impl FileStorage {
     /// Opens the storage under `root`, creating the directory if it is missing.
@@ -33,7 +54,24 @@ impl FileStorage {
         Ok(Self {
             root,
             cleaned: HashSet::new(),
+            #[cfg(debug_assertions)]
+            left_out: match std::env::var(SKIP_PUT_SYNC_VAR).as_deref() {
+                Ok("file") => Some(PutSync::File),
+                Ok("directory") => Some(PutSync::Directory),
+                _ => None,
+            },
         })
+    }
+
+    /// Whether `put` leaves `sync` out: never, outside the power-cut tests.
+    fn leaves_out(&self, sync: PutSync) -> bool {
+        #[cfg(debug_assertions)]
+        return self.left_out == Some(sync);
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = sync;
+            false
+        }
     }
 
     /// The directory the keys live under.
@@ -121,10 +159,18 @@ impl FileStorage {
             .map_err(|e| io_error("writing", temp.path(), e))?;
         // The data must be on disk before the rename makes it visible: otherwise a
         // crash can leave the name pointing at an empty or zero-filled file.
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| io_error("syncing", temp.path(), e))?;
-        Ok(Staged { temp, target, dir })
+        if !self.leaves_out(PutSync::File) {
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| io_error("syncing", temp.path(), e))?;
+        }
+        let sync_dir = !self.leaves_out(PutSync::Directory);
+        Ok(Staged {
+            temp,
+            target,
+            dir,
+            sync_dir,
+        })
     }
 
     /// Reads `path` and its version, the hash of its bytes.
@@ -153,6 +199,8 @@ struct Staged {
     temp: tempfile::NamedTempFile,
     target: PathBuf,
     dir: PathBuf,
+    /// False only for the power-cut tests' mutant that leaves the directory sync out.
+    sync_dir: bool,
 }
 
 impl Staged {
@@ -160,7 +208,12 @@ impl Staged {
     /// `expected` is given and only if the target still matches it; then makes the
     /// rename durable.
     fn commit(self, expected: Option<Expected>) -> Result<(), StorageError> {
-        let Staged { temp, target, dir } = self;
+        let Staged {
+            temp,
+            target,
+            dir,
+            sync_dir: sync,
+        } = self;
         {
             // Every writer of the directory takes its lock around the rename, so the
             // check below and the rename are one step for all of them. The lock is
@@ -185,6 +238,9 @@ impl Staged {
         }
         // The rename only changed the directory; until the directory is synced, power
         // loss can undo it and bring the old value back after we reported success.
+        if !sync {
+            return Ok(());
+        }
         sync_dir(&dir)
     }
 }

@@ -19,6 +19,9 @@ mod file_storage;
 pub use ack_log::FileConsumer;
 pub use append_log::{AppendLog, complete_lines};
 pub use file_storage::FileStorage;
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub use file_storage::SKIP_PUT_SYNC_VAR;
 
 /// The directory holding `path`; `.` for a bare file name.
 pub(crate) fn parent_dir(path: &Path) -> &Path {

@@ -1,4 +1,5 @@
-//! What the crash loop reads from a state directory.
+//! What the crash tests (the `kill -9` loop and the power cuts) read from a state
+//! directory after each crash, and the properties they check there.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -8,7 +9,7 @@ use pipeline_checkpoint_host::FileConsumer;
 use pipeline_checkpoint_host::durable::complete_lines;
 use pipeline_checkpoint_host::pipeline::generated;
 
-/// What the files showed after a kill.
+/// What the files showed after a crash.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Observation {
     /// The offset in the checkpoint record (0 if there is none yet).
@@ -25,7 +26,7 @@ impl Observation {
     }
 }
 
-/// Checks a state directory after each kill against the generated stream and against
+/// Checks a state directory after each crash against the generated stream and against
 /// what the previous check saw.
 ///
 /// What a check has verified stays verified: the ack log's complete lines are never
@@ -85,7 +86,7 @@ impl Observer {
         }
     }
 
-    /// Reads the state directory of a dead process and checks, from its files alone:
+    /// Reads the state directory a crash left and checks, from its files alone:
     /// 1. the checkpoint record, if any, is whole JSON with an integer `offset`;
     /// 2. every acked id is a message below that durable offset;
     /// 3. the offset is not below the one the previous check saw;
@@ -157,7 +158,7 @@ impl Observer {
     }
 
     /// Checks that the sink's complete lines are the stream's first lines, in order,
-    /// and returns how many there are. A partial last line is what a kill mid-append
+    /// and returns how many there are. A partial last line is what a crash mid-append
     /// leaves.
     fn check_sink(&self, path: &Path) -> Result<u64, String> {
         let bytes = read_if_exists(path)?.unwrap_or_default();
