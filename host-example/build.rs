@@ -7,8 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const TARGET: &str = "wasm32-wasip2";
-const PROFILE: &str = "guest";
+mod guest_build;
+
+use guest_build::TARGET;
+
 const ARTIFACT: &str = "pipeline_checkpoint_guest";
 
 fn main() {
@@ -20,39 +22,15 @@ fn main() {
 
     ensure_target_installed();
 
-    // A target dir of our own: the outer cargo holds the lock on the workspace's, and
-    // sharing it would deadlock.
     let target_dir = out_dir.join("guest-target");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut build = Command::new(cargo);
-    build
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(workspace.join("guest/Cargo.toml"))
-        .args(["--target", TARGET, "--profile", PROFILE])
-        .arg("--target-dir")
-        .arg(&target_dir);
-    // Flags meant for the host build (coverage, sanitizers, clippy's driver, a
-    // `--target` of the outer build) must not leak into the wasm build.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET_DIR",
-        "RUSTC_WORKSPACE_WRAPPER",
-        "RUSTC_WRAPPER",
-        "CARGO_PROFILE_RELEASE_DEBUG",
-    ] {
-        build.env_remove(var);
-    }
+    let mut build = guest_build::command(cargo, &workspace.join("guest/Cargo.toml"), &target_dir);
     let status = build
         .status()
         .expect("cannot run cargo to build the guest component");
     assert!(status.success(), "building the guest component failed");
 
-    let built = target_dir.join(TARGET).join(PROFILE);
+    let built = guest_build::artifact_dir(&target_dir);
     let wasm = built.join(format!("{ARTIFACT}.wasm"));
     let embedded = out_dir.join(format!("{ARTIFACT}.wasm"));
     fs::copy(&wasm, &embedded).expect("the guest build produced no component");
@@ -68,6 +46,7 @@ fn main() {
         );
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=guest_build.rs");
 }
 
 /// Makes sure rustc can build for the wasm target: installs it with rustup when

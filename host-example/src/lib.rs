@@ -30,6 +30,8 @@
 //! - [`location`]: [`StorageLocation`], a directory or an etcd URL, as the CLI takes it.
 //! - [`key`]: the validation of storage keys.
 //! - [`error`]: typed errors mirroring the WIT variants.
+//! - [`tenant`]: [`Tenants`], many isolated tenants on one runtime, each with its own
+//!   instance, storage root and ack log.
 //! - [`pipeline`]: the resumable pipeline that the `host-example run` command drives.
 
 #![deny(missing_docs)]
@@ -50,6 +52,7 @@ pub mod location;
 pub mod pipeline;
 pub mod runtime;
 pub mod storage;
+pub mod tenant;
 
 pub use bindings::Clock;
 pub use consumer::{Consumer, MemoryConsumer};
@@ -62,6 +65,7 @@ pub use limits::{LimitExceeded, Limits};
 pub use location::StorageLocation;
 pub use runtime::{COMPONENT, Manager, Runtime};
 pub use storage::{MemoryStorage, Storage};
+pub use tenant::{Tenant, TenantError, Tenants};
 
 /// The README's examples, compiled and run as doctests so they cannot go stale.
 #[doc = include_str!("../../README.md")]

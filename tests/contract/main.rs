@@ -14,6 +14,7 @@ mod faults;
 mod fencing;
 mod file_storage;
 mod fuzz;
+mod hostile;
 mod observer;
 mod ordering;
 mod power_cut;

@@ -1,0 +1,229 @@
+//! Hostile plugins, contained: each misbehaving component of `tests/hostile-guest/`
+//! runs as a tenant beside well-behaved tenants in the same engine. Each is stopped or
+//! refused within its limit, with the typed error that names the limit, three times
+//! over (its instance is discarded and restarted every time), while a neighbour keeps
+//! checkpointing on another thread and ends with exactly its own offset and acks.
+
+#[path = "../../host-example/guest_build.rs"]
+mod guest_build;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pipeline_checkpoint_host::{
+    COMPONENT, CheckpointError, Error, FileConsumer, Host, HostConfig, LimitExceeded, Limits,
+    PoolConfig, StorageError, Tenants,
+};
+
+/// The well-behaved tenants' deadline: short, so that the spinning plugin's three
+/// attempts take well under a second each.
+const DEADLINE: Duration = Duration::from_millis(200);
+
+#[test]
+fn spinning_plugin_is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
+    contained(
+        "spin",
+        Limits::default(),
+        |result| matches!(result, Err(Error::Limit(LimitExceeded::Deadline(d))) if *d == DEADLINE),
+    );
+}
+
+#[test]
+fn memory_bomb_is_stopped_at_the_memory_limit() {
+    contained(
+        "memory-bomb",
+        Limits::default(),
+        |result| matches!(result, Err(Error::Limit(LimitExceeded::Memory { limit, .. })) if *limit == 16 << 20),
+    );
+}
+
+#[test]
+fn plugin_asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
+    contained("escape", Limits::default(), |result| {
+        matches!(
+            result,
+            Err(Error::Checkpoint(CheckpointError::WriteFailed(
+                StorageError::InvalidKey(_)
+            )))
+        )
+    });
+    assert!(!Path::new("/tmp/escaped.json").exists());
+}
+
+#[test]
+fn plugin_acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
+    // Enough memory to build the million ids: the ack limit, not memory, must stop it.
+    let roomy = Limits {
+        memory_bytes: 128 << 20,
+        ..Limits::default()
+    };
+    contained("ack-flood", roomy, |result| {
+        matches!(
+            result,
+            Err(Error::Limit(LimitExceeded::IdsPerAck {
+                count: 1_000_000,
+                limit: 100_000
+            }))
+        )
+    });
+}
+
+#[test]
+fn plugin_acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
+    let roomy = Limits {
+        memory_bytes: 200 << 20,
+        ..Limits::default()
+    };
+    contained("huge-id", roomy, |result| {
+        matches!(
+            result,
+            Err(Error::Limit(LimitExceeded::IdBytes { len, limit: 4096 })) if *len == 100 << 20
+        )
+    });
+}
+
+#[test]
+fn plugin_trapping_on_every_call_is_restarted_each_time_and_contained() {
+    contained("trap", Limits::default(), |result| {
+        matches!(result, Err(Error::Trap(_)))
+    });
+}
+
+/// Runs the plugin built with `feature` as tenant `evil` (with `limits`, the
+/// deadline aside) beside tenant `good`, which checkpoints on another thread
+/// throughout, and tenant `other-tenant`, whose files the plugin must not reach.
+fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
+    let host = Host::new(HostConfig {
+        limits: Limits {
+            deadline: DEADLINE,
+            ..Limits::default()
+        },
+        pool: Some(PoolConfig {
+            instances: 16,
+            memory_bytes: 256 << 20,
+        }),
+        cache_dir: None,
+    })
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("tenants");
+    let tenants = Tenants::new(host.load(COMPONENT).unwrap(), &root);
+
+    let mut victim = tenants.open("other-tenant").unwrap();
+    victim.write_checkpoint(&["v-1".to_owned()], 7).unwrap();
+    drop(victim);
+    let victim_files = snapshot(&root.join("other-tenant"));
+
+    let plugin = hostile_component(feature);
+    let plugin_limits = Limits {
+        deadline: DEADLINE,
+        ..limits
+    };
+    let plugins = Tenants::new(
+        host.load_with_limits(&plugin, plugin_limits).unwrap(),
+        &root,
+    );
+    let mut evil = plugins.open("evil").unwrap();
+
+    let mut good = tenants.open("good").unwrap();
+    let stop = AtomicBool::new(false);
+    let (written, stopped_after) = thread::scope(|s| {
+        let neighbour = s.spawn(|| {
+            let mut written = Vec::new();
+            while !stop.load(Ordering::Relaxed) || written.is_empty() {
+                let offset = (written.len() as u64 + 1) * 10;
+                let mut ids = vec![format!("good-{offset}")];
+                good.write_checkpoint_batch(&mut ids, offset).unwrap();
+                written.push(ids.remove(0));
+            }
+            written
+        });
+        let started = Instant::now();
+        for attempt in 0..3 {
+            let mut ids = vec![format!("evil-{attempt}")];
+            let result = evil.write_checkpoint_batch(&mut ids, 10);
+            assert!(
+                expected(&result),
+                "{feature}, attempt {attempt}: {result:?}"
+            );
+        }
+        let result = evil.get_checkpoint().map(drop);
+        assert!(expected(&result), "{feature}, get: {result:?}");
+        let stopped_after = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        (neighbour.join().unwrap(), stopped_after)
+    });
+    println!(
+        "{feature}: 4 calls stopped in {stopped_after:?}; the neighbour wrote {} checkpoints meanwhile",
+        written.len()
+    );
+
+    // The neighbour's state is exactly its own: its last offset, its ids in order.
+    let last = written.len() as u64 * 10;
+    assert_eq!(good.get_checkpoint().unwrap(), last);
+    let acked: Vec<String> = FileConsumer::read_log(&root.join("good/acks.log"))
+        .unwrap()
+        .concat();
+    assert_eq!(acked, written);
+    // Nothing of anyone else's was touched, and nothing was created outside the tenants'
+    // own directories.
+    assert_eq!(snapshot(&root.join("other-tenant")), victim_files);
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["evil", "good", "other-tenant"]);
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            for (name, bytes) in snapshot(&path) {
+                files.insert(format!("{}/{name}", path.display()), bytes);
+            }
+        } else {
+            files.insert(path.display().to_string(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+/// The hostile component built with `feature`, built on first use from
+/// `tests/hostile-guest/` into the target dir the real component is built in (so the
+/// bindings' dependencies are already compiled there). Builds are one at a time: they
+/// share the artifact's file name.
+pub fn hostile_component(feature: &str) -> Vec<u8> {
+    static BUILT: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let built = built.get_or_insert_with(HashMap::new);
+    if let Some(bytes) = built.get(feature) {
+        return bytes.clone();
+    }
+    let target_dir = Path::new(env!("OUT_DIR")).join("guest-target");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile-guest/Cargo.toml");
+    let cargo = std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(Into::into))
+        .unwrap_or_else(|| "cargo".into());
+    let output = guest_build::command(cargo, &manifest, &target_dir)
+        .args(["--locked", "--features", feature])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building the {feature} plugin failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let wasm =
+        guest_build::artifact_dir(&target_dir).join("pipeline_checkpoint_hostile_guest.wasm");
+    let bytes = std::fs::read(&wasm).expect("the build produced the plugin");
+    built.insert(feature.to_owned(), bytes.clone());
+    bytes
+}
