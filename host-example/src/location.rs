@@ -27,6 +27,18 @@ impl StorageLocation {
         })
     }
 
+    /// The location of tenant `id`'s records: the directory `DIR/ID`, or the etcd
+    /// prefix `PREFIX/ID`.
+    pub fn for_tenant(&self, id: &str) -> StorageLocation {
+        match self {
+            StorageLocation::Files(dir) => StorageLocation::Files(dir.join(id)),
+            StorageLocation::Etcd(url) => StorageLocation::Etcd(EtcdUrl {
+                prefix: url.etcd_key(id),
+                ..url.clone()
+            }),
+        }
+    }
+
     /// Where `key`'s record is, for messages: a file path or an etcd URL.
     pub fn describe(&self, key: &str) -> String {
         match self {

@@ -92,6 +92,14 @@ struct RunArgs {
     /// Stop after this many batches; the next run resumes where this one stopped.
     #[arg(long)]
     max_batches: Option<u64>,
+    /// Run N independent pipelines (tenants) in this process, tenant ID with its
+    /// state in STATE_DIR/ID (and its records under the --storage location's ID), on
+    /// one engine; print a summary per tenant and in total.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    tenants: Option<u64>,
+    /// With --tenants: worker threads (default: one per core).
+    #[arg(long, requires = "tenants", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
     /// Do not show a progress bar.
     #[arg(long)]
     quiet: bool,
@@ -100,6 +108,9 @@ struct RunArgs {
 /// The way out of a damaged record, which is never taken silently.
 const RESET_HINT: &str = "stopped rather than restart from 0: repair the record, or resume from a known offset \
      with `host-example reset --offset N`";
+
+#[path = "cli/run_tenants.rs"]
+mod run_tenants;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -224,16 +235,11 @@ fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         key: Some(state.key.clone()),
         max_batches: args.max_batches,
     };
+    if let Some(tenants) = args.tenants {
+        return run_tenants::run(state, &config, tenants, args.threads, args.quiet);
+    }
     let runtime = runtime(state)?;
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        // Drawn only when stderr is a terminal.
-        ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
-                .context("progress template")?,
-        )
-    };
+    let bar = progress_bar(args.quiet)?;
     let summary = pipeline::run(&runtime, &config, |p| {
         bar.set_length(p.total);
         bar.set_position(p.offset);
@@ -270,6 +276,17 @@ fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         summary.checkpoints_per_second()
     );
     Ok(())
+}
+
+/// A bar of messages checkpointed, drawn only when stderr is a terminal; hidden if
+/// `quiet`.
+fn progress_bar(quiet: bool) -> Result<ProgressBar> {
+    if quiet {
+        return Ok(ProgressBar::hidden());
+    }
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {per_sec}  eta {eta}")
+        .context("progress template")?;
+    Ok(ProgressBar::new(0).with_style(style))
 }
 
 fn inspect(state: &StateArgs, tail: usize) -> Result<()> {

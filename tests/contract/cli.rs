@@ -340,3 +340,72 @@ fn write_over_a_damaged_record_creates_nothing() {
     assert_eq!(snapshot(&state), before);
     assert!(!state.join("acks.log").exists());
 }
+
+/// `run --tenants N` runs N independent pipelines in one process: each tenant's state
+/// directory holds its own complete sink, record and ack log; one tenant's damaged
+/// record stops that tenant alone, with its error on its own line and a failing exit.
+#[test]
+fn run_with_tenants_runs_independent_pipelines_and_one_failure_stays_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("tenants");
+    let args = [
+        "run",
+        "--tenants",
+        "4",
+        "--messages",
+        "300",
+        "--batch-size",
+        "50",
+        "--quiet",
+    ];
+    let output = host_example(&root, &args);
+    assert_success(&output);
+    let text = stdout(&output);
+    assert!(text.contains("4 tenants on"), "{text}");
+    assert!(
+        text.contains("4 complete, 0 failed; 1200 messages in 24 checkpoints"),
+        "{text}"
+    );
+    for i in 0..4 {
+        let id = format!("tenant-{i:04}");
+        assert!(
+            text.contains(&format!(
+                "{id}: resumed from 0, processed 300 messages in 6 batches"
+            )),
+            "{text}"
+        );
+        let dir = root.join(&id);
+        let sink = std::fs::read_to_string(dir.join("sink.jsonl")).unwrap();
+        assert_eq!(sink.lines().count(), 300);
+        let acked = FileConsumer::read_log(&dir.join("acks.log"))
+            .unwrap()
+            .concat();
+        let expected: Vec<String> = (0..300).map(|n| generated(n).id).collect();
+        assert_eq!(acked, expected, "{id}");
+    }
+
+    std::fs::write(root.join("tenant-0002/pipeline/checkpoint.json"), "\0\0\0").unwrap();
+    let args = [
+        "run",
+        "--tenants",
+        "4",
+        "--messages",
+        "400",
+        "--batch-size",
+        "50",
+        "--quiet",
+    ];
+    let output = host_example(&root, &args);
+    assert!(!output.status.success());
+    let text = stdout(&output);
+    assert!(text.contains("tenant-0002: error: checkpoint"), "{text}");
+    assert!(text.contains("corrupt checkpoint record"), "{text}");
+    assert!(text.contains("3 complete, 1 failed"), "{text}");
+    for id in ["tenant-0000", "tenant-0001", "tenant-0003"] {
+        assert!(
+            text.contains(&format!("{id}: resumed from 300, processed 100")),
+            "{text}"
+        );
+    }
+    assert!(stderr(&output).contains("1 of 4 tenants failed"));
+}

@@ -21,4 +21,5 @@ mod power_cut;
 mod records;
 mod regression;
 mod seeded;
+mod tenants;
 mod traps;

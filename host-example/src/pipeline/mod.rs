@@ -21,6 +21,7 @@
 //! turns into an ack alone).
 
 mod source;
+mod tenants;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 pub use source::{Message, Source, generated};
+pub use tenants::{TenantRun, run_tenants, tenant_id};
 
 use crate::durable::{AppendLog, complete_lines};
 use crate::{Error, FileConsumer, MemoryConsumer, Runtime, StorageError, StorageLocation};
