@@ -16,7 +16,8 @@ use thiserror::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes of linear memory an instance may grow to, per memory. Default 16 MiB:
-    /// the checkpoint component needs about 1.2 MiB. (A limiter counts per memory,
+    /// the checkpoint component works within 4 MiB (a contract test holds it to that,
+    /// with thousand-id lists). (A limiter counts per memory,
     /// not per instance; the pooling allocator also admits one memory per component,
     /// so for pooled instances this is the instance's whole memory.)
     pub memory_bytes: usize,

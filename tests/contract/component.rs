@@ -101,3 +101,28 @@ fn component_is_a_component_within_the_size_bound() {
         COMPONENT.len()
     );
 }
+
+/// The component works within a quarter of the default memory limit, so the default
+/// leaves it room: a thousand list-form writes of a thousand ids each (the ids are
+/// copied into its memory every time) under a 4 MiB limit hit no limit.
+#[test]
+fn component_runs_within_a_quarter_of_the_default_memory_limit() {
+    use pipeline_checkpoint_host::{Host, HostConfig, Limits, MemoryConsumer, MemoryStorage};
+
+    let limits = Limits {
+        memory_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    assert_eq!(limits.memory_bytes * 4, Limits::default().memory_bytes);
+    let host = Host::new(HostConfig::default()).unwrap();
+    let runtime = host.load_with_limits(COMPONENT, limits).unwrap();
+    let mut manager = runtime
+        .open(None, MemoryStorage::new(), MemoryConsumer::new())
+        .unwrap();
+    let ids: Vec<String> = (0..1_000)
+        .map(|i| pipeline_checkpoint_host::pipeline::generated(i).id)
+        .collect();
+    for offset in 1..=1_000 {
+        manager.write_checkpoint(&ids, offset).unwrap();
+    }
+}
