@@ -2,10 +2,6 @@
 //! component on top of it, and an outage in the middle of a run.
 
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -16,7 +12,10 @@ use pipeline_checkpoint_host::{
 };
 
 use crate::etcd_server::EtcdServer;
-use crate::support::{KEY, Recorder, host_example, ids, runtime, stdout};
+use crate::support::{
+    KEY, Recorder, host_example, ids, offset_in, runtime, spawn_host_example, stdout,
+    wait_for_acked_batches,
+};
 
 macro_rules! etcd_or_skip {
     ($test:literal) => {
@@ -159,28 +158,10 @@ fn etcd_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
     let state = tmp.path().join("state");
     let url = etcd.url("outage");
     let acks = state.join("acks.log");
-    let mut run = Command::new(env!("CARGO_BIN_EXE_host-example"))
-        .arg("--state-dir")
-        .arg(&state)
-        .args([
-            "--storage",
-            &url,
-            "run",
-            "--messages",
-            &MESSAGES.to_string(),
-            "--quiet",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while std::fs::metadata(&acks).map_or(0, |m| m.len()) == 0 || lines(&acks) < 5 {
-        assert!(Instant::now() < give_up, "the run never acked");
-        assert!(run.try_wait().unwrap().is_none(), "the run ended early");
-        thread::sleep(Duration::from_millis(5));
-    }
+    let messages = MESSAGES.to_string();
+    let run_args = ["--storage", &url, "run", "--messages", &messages, "--quiet"];
+    let mut run = spawn_host_example(&state, &run_args);
+    wait_for_acked_batches(&mut run, &acks, 5);
     etcd.stop();
     let output = run.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -189,17 +170,7 @@ fn etcd_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
 
     // While etcd is down, nothing more is acked: another run fails before acking.
     let acked_during_outage = std::fs::read(&acks).unwrap();
-    let down = host_example(
-        &state,
-        &[
-            "--storage",
-            &url,
-            "run",
-            "--messages",
-            &MESSAGES.to_string(),
-            "--quiet",
-        ],
-    );
+    let down = host_example(&state, &run_args);
     assert!(!down.status.success());
     assert_eq!(std::fs::read(&acks).unwrap(), acked_during_outage);
 
@@ -211,17 +182,7 @@ fn etcd_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
         "{} messages acked, {durable} durable",
         acked.len()
     );
-    let resumed = host_example(
-        &state,
-        &[
-            "--storage",
-            &url,
-            "run",
-            "--messages",
-            &MESSAGES.to_string(),
-            "--quiet",
-        ],
-    );
+    let resumed = host_example(&state, &run_args);
     assert!(resumed.status.success(), "{resumed:?}");
     let summary = stdout(&resumed);
     assert!(
@@ -246,17 +207,6 @@ fn etcd_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
             "message {i} was never acknowledged"
         );
     }
-}
-
-fn lines(path: &Path) -> usize {
-    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-}
-
-#[track_caller]
-fn offset_in(record: Option<String>) -> u64 {
-    let text = record.expect("a record is stored");
-    let record: serde_json::Value = serde_json::from_str(&text).expect("the record is JSON");
-    record["offset"].as_u64().expect("offset is a u64")
 }
 
 /// Puts raw bytes under an etcd key, bypassing `EtcdStorage` (which only puts text).

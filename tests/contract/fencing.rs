@@ -8,14 +8,15 @@
 //! GC pause or a frozen VM would, while another process takes over.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use pipeline_checkpoint_host::{CheckpointError, Error, FileConsumer, FileStorage, Storage};
 
 use crate::etcd_server::EtcdServer;
-use crate::support::{KEY, Recorder, host_example, ids, runtime, stdout};
+use crate::support::{
+    KEY, Recorder, host_example, ids, lines_in, offset_in, runtime, spawn_host_example, stdout,
+    wait_for_acked_batches,
+};
 
 #[test]
 fn stale_worker_is_fenced_and_acks_nothing_with_file_storage() {
@@ -102,24 +103,14 @@ fn frozen_run_thawed_after_a_takeover_is_fenced() {
     let tmp = tempfile::tempdir().unwrap();
     let url = etcd.url("frozen");
     let (state, acks) = (tmp.path().join("stale"), tmp.path().join("stale/acks.log"));
-    let mut stale = Command::new(env!("CARGO_BIN_EXE_host-example"))
-        .arg("--state-dir")
-        .arg(&state)
-        .args(["--storage", &url, "run", "--messages", "200000", "--quiet"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut stale = spawn_host_example(
+        &state,
+        &["--storage", &url, "run", "--messages", "200000", "--quiet"],
+    );
     // Freeze it once it has acked a few batches.
-    let give_up = Instant::now() + Duration::from_secs(120);
-    while acked_batches(&acks) < 3 {
-        assert!(Instant::now() < give_up, "the run never acked");
-        assert!(stale.try_wait().unwrap().is_none(), "the run ended early");
-        thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_acked_batches(&mut stale, &acks, 3);
     signal(stale.id(), "STOP");
-    let acked_when_frozen = acked_batches(&acks);
+    let acked_when_frozen = lines_in(&acks);
     let frozen_at = offset_in(etcd.storage("frozen").get(KEY).unwrap());
 
     let taken_over = frozen_at + 1_000;
@@ -155,23 +146,12 @@ fn frozen_run_thawed_after_a_takeover_is_fenced() {
     );
 }
 
-fn acked_batches(acks: &Path) -> usize {
-    std::fs::read(acks).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
-}
-
 fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .args([&format!("-{name}"), &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success(), "kill -{name} {pid}");
-}
-
-#[track_caller]
-fn offset_in(record: Option<String>) -> u64 {
-    let text = record.expect("a record is stored");
-    let record: serde_json::Value = serde_json::from_str(&text).expect("the record is JSON");
-    record["offset"].as_u64().expect("offset is a u64")
 }
 
 /// Storage written for the unversioned contract: `put` and `get`, nothing else.

@@ -263,3 +263,40 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Starts the real `host-example` on the state directory `state`, its output captured.
+pub fn spawn_host_example(state: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_host-example"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("host-example starts")
+}
+
+/// Waits until the ack log at `acks` holds `batches` lines, while `child` runs.
+#[track_caller]
+pub fn wait_for_acked_batches(child: &mut std::process::Child, acks: &Path, batches: usize) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while lines_in(acks) < batches {
+        assert!(std::time::Instant::now() < give_up, "the run never acked");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The newline-terminated lines in the file at `path` (0 if it does not exist).
+pub fn lines_in(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+/// The offset in a stored record's text, decoded with serde_json.
+#[track_caller]
+pub fn offset_in(record: Option<String>) -> u64 {
+    let text = record.expect("a record is stored");
+    let record: serde_json::Value = serde_json::from_str(&text).expect("the record is JSON");
+    record["offset"].as_u64().expect("offset is a u64")
+}
