@@ -134,7 +134,12 @@ fn engine_config(pool: Option<PoolConfig>) -> Config {
             .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
-            .max_memory_size(pool.memory_bytes);
+            .max_memory_size(pool.memory_bytes)
+            // A slot given back keeps its first 256 KiB mapped (zeroed, not
+            // decommitted): the component's stack, data and first heap pages, which
+            // the next instance would otherwise fault in again one page at a time.
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(16 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
         // Reserve only the slot's size of address space per memory (bounds are then
         // checked explicitly): thousands of 4 GiB reservations would not fit.
