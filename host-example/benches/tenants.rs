@@ -8,10 +8,10 @@
 //!   open a manager, write once.
 //! - `tenants/write/{1,100,1000}-tenants`: one checkpoint (100 ids, batch form, in
 //!   memory) by the next of N open tenants in turn.
-//! - resident memory per idle tenant (not a criterion benchmark): the growth of the
-//!   process's resident set (`/proc/self/statm`) while 1,000 and then 10,000 tenants
-//!   are opened and each writes once, divided by the count. Printed, and written with
-//!   everything else to `target/tenant-results.json`.
+//! - resident memory per idle tenant (not a criterion benchmark): in a fresh process
+//!   each, the growth of the resident set (`/proc/self/statm`) while 1,000 or 10,000
+//!   tenants are opened and each writes once, divided by the count. Printed, and
+//!   written to `target/tenant-results.json`.
 //!
 //! Run with `cargo bench -p pipeline-checkpoint-host --bench tenants`.
 
@@ -30,7 +30,21 @@ use serde_json::json;
 const TENANT_COUNTS: [usize; 3] = [1, 100, 1_000];
 const RESIDENT_COUNTS: [usize; 2] = [1_000, 10_000];
 
+/// Set to `ALLOCATION COUNT` (`pooling 1000`), the benchmark binary only measures the
+/// resident memory of COUNT idle tenants and prints it as JSON: each measurement runs
+/// in a fresh process, since a process's resident set never gives back what earlier
+/// work made resident.
+const RESIDENT_VAR: &str = "TENANTS_BENCH_RESIDENT";
+
 fn main() {
+    if let Ok(spec) = std::env::var(RESIDENT_VAR) {
+        let (allocation, count) = spec.split_once(' ').expect("ALLOCATION COUNT");
+        let count: usize = count.parse().expect("a count");
+        let host = host((allocation == "pooling").then_some(count as u32 + 10));
+        let runtime = host.load(COMPONENT).unwrap();
+        println!("{}", resident_per_tenant(allocation, &runtime, count));
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target");
     let pooled = host(Some(10_100));
@@ -99,11 +113,22 @@ fn main() {
     }
     group.finish();
 
-    let resident: Vec<_> = [("pooling", &pooled), ("on-demand", &on_demand)]
+    let resident: Vec<serde_json::Value> = ["pooling", "on-demand"]
         .into_iter()
-        .flat_map(|(name, host)| {
-            let runtime = host.load(COMPONENT).unwrap();
-            RESIDENT_COUNTS.map(|count| resident_per_tenant(name, &runtime, count))
+        .flat_map(|allocation| RESIDENT_COUNTS.map(move |count| (allocation, count)))
+        .map(|(allocation, count)| {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .env(RESIDENT_VAR, format!("{allocation} {count}"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout);
+            let json = text.lines().last().unwrap_or_default();
+            let measured: serde_json::Value = serde_json::from_str(json).unwrap();
+            println!(
+                "resident per idle tenant, {allocation}, {count} tenants: {:.1} KiB",
+                measured["bytes_per_tenant"].as_f64().unwrap_or(0.0) / 1024.0
+            );
+            measured
         })
         .collect();
     std::fs::write(
@@ -149,12 +174,6 @@ fn resident_per_tenant(name: &str, runtime: &Runtime, count: usize) -> serde_jso
     std::thread::sleep(Duration::from_millis(100));
     let after = resident_bytes();
     let per_tenant = after.saturating_sub(before) as f64 / count as f64;
-    println!(
-        "resident per idle tenant, {name}, {count} tenants: {:.1} KiB ({} → {} KiB)",
-        per_tenant / 1024.0,
-        before / 1024,
-        after / 1024
-    );
     drop(tenants);
     json!({ "allocation": name, "tenants": count, "bytes_per_tenant": per_tenant,
             "resident_before": before, "resident_after": after })

@@ -156,11 +156,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 limit: limits.ids_per_ack,
             }));
         }
+        // One pass reads the (pointer, length) pairs, a second copies the text: the
+        // iterator holds the store, which each copy needs.
+        let ids: Vec<WasmStr> = ids.iter(&mut cx)?.collect::<wasmtime::Result<_>>()?;
         let mut copied = Vec::with_capacity(ids.len());
-        for index in 0..ids.len() {
-            let id = ids.get(&mut cx, index).expect("index is below len")?;
+        for id in &ids {
             let mut buf = String::new();
-            copy_str(&mut buf, &id, &cx, limits.id_bytes, id_too_long)?;
+            copy_str(&mut buf, id, &cx, limits.id_bytes, id_too_long)?;
             copied.push(buf);
         }
         let result = cx.data_mut().consumer.ack(&copied);
