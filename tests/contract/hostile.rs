@@ -23,11 +23,19 @@ use pipeline_checkpoint_host::{
 /// attempts take well under a second each.
 const DEADLINE: Duration = Duration::from_millis(200);
 
+/// The default limits with the short deadline.
+fn short_deadline() -> Limits {
+    Limits {
+        deadline: DEADLINE,
+        ..Limits::default()
+    }
+}
+
 #[test]
 fn spinning_plugin_is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
     contained(
         "spin",
-        Limits::default(),
+        short_deadline(),
         |result| matches!(result, Err(Error::Limit(LimitExceeded::Deadline(d))) if *d == DEADLINE),
     );
 }
@@ -36,14 +44,14 @@ fn spinning_plugin_is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpoint
 fn memory_bomb_is_stopped_at_the_memory_limit() {
     contained(
         "memory-bomb",
-        Limits::default(),
+        short_deadline(),
         |result| matches!(result, Err(Error::Limit(LimitExceeded::Memory { limit, .. })) if *limit == 16 << 20),
     );
 }
 
 #[test]
 fn plugin_asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
-    contained("escape", Limits::default(), |result| {
+    contained("escape", short_deadline(), |result| {
         matches!(
             result,
             Err(Error::Checkpoint(CheckpointError::WriteFailed(
@@ -56,9 +64,11 @@ fn plugin_asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
 
 #[test]
 fn plugin_acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
-    // Enough memory to build the million ids: the ack limit, not memory, must stop it.
+    // Enough memory and time to build the million ids: the ack limit, not memory or
+    // the deadline, must stop it.
     let roomy = Limits {
         memory_bytes: 128 << 20,
+        deadline: Duration::from_secs(30),
         ..Limits::default()
     };
     contained("ack-flood", roomy, |result| {
@@ -74,8 +84,11 @@ fn plugin_acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
 
 #[test]
 fn plugin_acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
+    // Filling 100 MiB takes a while on a busy machine: time enough that the id
+    // limit, not the deadline, is what stops it (as for the million ids above).
     let roomy = Limits {
         memory_bytes: 200 << 20,
+        deadline: Duration::from_secs(30),
         ..Limits::default()
     };
     contained("huge-id", roomy, |result| {
@@ -88,13 +101,13 @@ fn plugin_acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
 
 #[test]
 fn plugin_trapping_on_every_call_is_restarted_each_time_and_contained() {
-    contained("trap", Limits::default(), |result| {
+    contained("trap", short_deadline(), |result| {
         matches!(result, Err(Error::Trap(_)))
     });
 }
 
-/// Runs the plugin built with `feature` as tenant `evil` (with `limits`, the
-/// deadline aside) beside tenant `good`, which checkpoints on another thread
+/// Runs the plugin built with `feature` as tenant `evil` (with `limits`) beside
+/// tenant `good`, which checkpoints on another thread
 /// throughout, and tenant `other-tenant`, whose files the plugin must not reach.
 fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
     let host = Host::new(HostConfig {
@@ -119,14 +132,7 @@ fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>
     let victim_files = snapshot(&root.join("other-tenant"));
 
     let plugin = hostile_component(feature);
-    let plugin_limits = Limits {
-        deadline: DEADLINE,
-        ..limits
-    };
-    let plugins = Tenants::new(
-        host.load_with_limits(&plugin, plugin_limits).unwrap(),
-        &root,
-    );
+    let plugins = Tenants::new(host.load_with_limits(&plugin, limits).unwrap(), &root);
     let mut evil = plugins.open("evil").unwrap();
 
     let mut good = tenants.open("good").unwrap();
@@ -142,6 +148,9 @@ fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>
             }
             written
         });
+        // Stops the neighbour however this thread ends: a failed assertion below must
+        // fail the test, not leave it waiting for a neighbour that never stops.
+        let _stop_neighbour = StopOnDrop(&stop);
         let started = Instant::now();
         for attempt in 0..3 {
             let mut ids = vec![format!("evil-{attempt}")];
@@ -178,6 +187,15 @@ fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>
         .collect();
     dirs.sort();
     assert_eq!(dirs, ["evil", "good", "other-tenant"]);
+}
+
+/// Sets its flag when dropped, panicking included.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Every file under `dir` with its bytes.
