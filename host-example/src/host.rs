@@ -63,7 +63,7 @@ const TABLES_PER_COMPONENT: u32 = 4;
 pub struct Host {
     engine: Engine,
     limits: Limits,
-    cache: Option<ComponentCache>,
+    cache: Option<Arc<ComponentCache>>,
     /// Held, never read: the thread runs while a clone of this host lives.
     _ticker: Arc<Ticker>,
 }
@@ -72,7 +72,7 @@ impl Host {
     /// Creates the engine (and its instance pool, if configured).
     pub fn new(config: HostConfig) -> Result<Self, Error> {
         let engine = Engine::new(&engine_config(config.pool)).map_err(Error::Load)?;
-        let cache = config.cache_dir.map(ComponentCache::new);
+        let cache = config.cache_dir.map(|dir| Arc::new(ComponentCache::new(dir)));
         let ticker = Arc::new(Ticker::start(engine.clone(), config.limits.tick));
         Ok(Self {
             engine,
