@@ -72,7 +72,9 @@ impl Host {
     /// Creates the engine (and its instance pool, if configured).
     pub fn new(config: HostConfig) -> Result<Self, Error> {
         let engine = Engine::new(&engine_config(config.pool)).map_err(Error::Load)?;
-        let cache = config.cache_dir.map(|dir| Arc::new(ComponentCache::new(dir)));
+        let cache = config
+            .cache_dir
+            .map(|dir| Arc::new(ComponentCache::new(dir)));
         let ticker = Arc::new(Ticker::start(engine.clone(), config.limits.tick));
         Ok(Self {
             engine,
