@@ -178,9 +178,7 @@ pub fn ack_calls(recorder: &Recorder) -> usize {
 /// The offset in the record stored under [`KEY`], decoded with serde_json.
 #[track_caller]
 pub fn stored_offset(recorder: &Recorder) -> u64 {
-    let text = recorder.value(KEY).expect("a record is stored");
-    let record: serde_json::Value = serde_json::from_str(&text).expect("the record is JSON");
-    record["offset"].as_u64().expect("offset is a u64")
+    offset_in(recorder.value(KEY))
 }
 
 /// The directory `tests/fixtures/<sub>` of the workspace.
