@@ -32,10 +32,10 @@ impl Guest for Component {
 /// instance is single-threaded and never re-entered during a call.
 struct ManagerResource(RefCell<CheckpointManager>);
 
-/// The imported storage interface, as the manager's [`manager::Storage`].
+/// The imported storage interface, as the manager's [`manager::RecordStore`].
 struct ImportedStorage;
 
-impl manager::Storage for ImportedStorage {
+impl manager::RecordStore for ImportedStorage {
     type Error = StorageError;
     fn put(
         &mut self,

@@ -11,8 +11,10 @@
 //! - [`manager`]: the ordering logic (read, refuse regressions, put, then ack).
 //! - `component`: the wit-bindgen glue between the WIT world and [`manager`]
 //!   (wasm only).
-//! - `runtime`: the global allocator, `cabi_realloc` and the panic handler that a
-//!   `no_std` component needs (wasm only).
+//!
+//! The global allocator, `cabi_realloc` and the panic handler that a `no_std`
+//! component needs come from `runtime/` (`pipeline-checkpoint-guest-runtime`), which
+//! the test components link too.
 
 // No std on wasm: std would make the component import a dozen WASI interfaces (cli,
 // io, filesystem…) that it never uses, breaking least authority.
@@ -28,7 +30,7 @@ pub mod record;
 #[cfg(target_arch = "wasm32")]
 mod component;
 #[cfg(target_arch = "wasm32")]
-mod runtime;
+use pipeline_checkpoint_guest_runtime as _;
 
-pub use manager::{CheckpointError, CheckpointManager, Expected, Storage, Stored};
+pub use manager::{CheckpointError, CheckpointManager, Expected, RecordStore, Stored};
 pub use record::{DEFAULT_KEY, Record, RecordFault, WallTime};

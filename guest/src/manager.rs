@@ -3,7 +3,7 @@
 //! that fences a worker which lost ownership of its key.
 //!
 //! The component's glue calls this with storage and consumer imports; native code
-//! (benchmarks, tests) can call it with anything that implements [`Storage`].
+//! (benchmarks, tests) can call it with anything that implements [`RecordStore`].
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -30,8 +30,8 @@ pub enum Expected {
 
 /// Durable key-value storage with versions: `put` returning `Ok` means durable, and a
 /// `put` whose `expected` no longer holds writes nothing and fails with an error that
-/// [`Storage::conflict`] recognises.
-pub trait Storage {
+/// [`RecordStore::conflict`] recognises.
+pub trait RecordStore {
     /// The storage's error type.
     type Error;
     /// Durably replaces the value under `key` if the key still matches `expected`;
@@ -133,7 +133,7 @@ impl CheckpointManager {
     /// `now` is called only if a record is actually written. If the durable offset
     /// already equals `new_offset`, the record is not rewritten and only `ack` runs:
     /// that is the retry after an ack failure.
-    pub fn write_checkpoint<S: Storage, A>(
+    pub fn write_checkpoint<S: RecordStore, A>(
         &mut self,
         storage: &mut S,
         new_offset: u64,
@@ -193,7 +193,7 @@ impl CheckpointManager {
     ///
     /// If the record is no longer the one this manager last read or wrote, the
     /// manager is fenced from then on; the stored offset is still returned.
-    pub fn get_checkpoint<S: Storage, A>(
+    pub fn get_checkpoint<S: RecordStore, A>(
         &mut self,
         storage: &mut S,
     ) -> Result<u64, CheckpointError<S::Error, A>> {
@@ -206,7 +206,7 @@ impl CheckpointManager {
     /// (and refuses a corrupt record) rather than overwrite what it has not
     /// understood. A record that changed since this manager last saw it, other than
     /// into the record of its own failed put, was written by someone else: fenced.
-    fn read<S: Storage, A>(
+    fn read<S: RecordStore, A>(
         &mut self,
         storage: &mut S,
     ) -> Result<u64, CheckpointError<S::Error, A>> {

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use crate::record::DEFAULT_KEY;
 
-/// One call the manager made. Storage, clock and consumer append to one shared log,
+/// One call the manager made. RecordStore, clock and consumer append to one shared log,
 /// so a test can assert that an ack came after the put that made it safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Call {
@@ -43,7 +43,7 @@ struct Fakes {
 /// The error a put over a version that no longer holds returns.
 const CONFLICT: &str = "conflict";
 
-impl Storage for Fakes {
+impl RecordStore for Fakes {
     type Error = &'static str;
 
     fn put(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, &'static str> {
@@ -81,7 +81,7 @@ impl Storage for Fakes {
 }
 
 impl Fakes {
-    /// Storage that already holds `text` under the default key, as after a restart.
+    /// RecordStore that already holds `text` under the default key, as after a restart.
     fn holding(text: &str) -> Self {
         Fakes::holding_at(DEFAULT_KEY, text)
     }
@@ -409,18 +409,18 @@ fn every_ack_follows_a_durable_put_of_its_offset() {
     assert!(seen.iter().all(|&n| n > 100), "outcomes {seen:?}");
 }
 
-/// Storage whose `put` stores the value and then reports failure, as a file system
+/// RecordStore whose `put` stores the value and then reports failure, as a file system
 /// does when the rename succeeded but the directory sync failed.
 struct StoredThenFailed(Fakes);
 
-impl Storage for StoredThenFailed {
+impl RecordStore for StoredThenFailed {
     type Error = &'static str;
     fn put(&mut self, key: &str, value: &str, _: Expected) -> Result<u64, &'static str> {
         self.0.replace(key, value);
         Err("directory sync failed")
     }
     fn get(&mut self, key: &str) -> Result<Option<Stored>, &'static str> {
-        Storage::get(&mut self.0, key)
+        RecordStore::get(&mut self.0, key)
     }
     fn conflict<'a>(_: &'a &'static str) -> Option<&'a str> {
         None

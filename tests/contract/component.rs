@@ -120,7 +120,7 @@ fn component_runs_within_a_quarter_of_the_default_memory_limit() {
         .open(None, MemoryStorage::new(), MemoryConsumer::new())
         .unwrap();
     let ids: Vec<String> = (0..1_000)
-        .map(|i| pipeline_checkpoint_host::pipeline::generated(i).id)
+        .map(pipeline_checkpoint_test_support::uuid_shaped_id)
         .collect();
     for offset in 1..=1_000 {
         manager.write_checkpoint(&ids, offset).unwrap();

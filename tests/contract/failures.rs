@@ -32,7 +32,7 @@ fn failed_put_acks_nothing_and_keeps_previous_offset() {
     for failure in put_failures() {
         let recorder = Recorder::new();
         let mut manager = at_offset_five(&recorder);
-        recorder.fail_puts(Some(failure.clone()));
+        recorder.fail_puts(Some(failure.clone().into()));
 
         let err = checkpoint_error(manager.write_checkpoint(&ids(&["m-2", "m-3"]), 7));
         assert_eq!(err, CheckpointError::WriteFailed(failure.clone()));
@@ -61,7 +61,7 @@ fn retrying_a_failed_put_writes_then_acks() {
         let recorder = Recorder::new();
         let mut manager = at_offset_five(&recorder);
         let batch = ids(&["m-2", "m-3"]);
-        recorder.fail_puts(Some(failure.clone()));
+        recorder.fail_puts(Some(failure.clone().into()));
         assert!(manager.write_checkpoint(&batch, 7).is_err());
 
         recorder.fail_puts(None);
@@ -86,7 +86,7 @@ fn failed_put_through_batch_handle_acks_nothing_and_retry_succeeds() {
     let mut manager = at_offset_five(&recorder);
     let mut batch = ids(&["h-1", "h-2", "h-3"]);
     let failure = StorageError::NoSpace("volume full".into());
-    recorder.fail_puts(Some(failure.clone()));
+    recorder.fail_puts(Some(failure.clone().into()));
 
     let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, 8));
     assert_eq!(err, CheckpointError::WriteFailed(failure));
@@ -118,7 +118,7 @@ fn failed_first_read_puts_nothing_and_acks_nothing() {
     ] {
         let recorder = recorder_holding(r#"{"offset":3,"written_at":1.5}"#);
         let mut manager = open_recorded(&recorder);
-        recorder.fail_gets(Some(failure.clone()));
+        recorder.fail_gets(Some(failure.clone().into()));
 
         let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 4));
         assert_eq!(err, CheckpointError::ReadFailed(failure.clone()));
@@ -146,7 +146,7 @@ fn failed_ack_reports_ack_failed_after_the_record_is_stored() {
     ] {
         let recorder = Recorder::new();
         let mut manager = at_offset_five(&recorder);
-        recorder.fail_acks(Some(failure.clone()));
+        recorder.fail_acks(Some(failure.clone().into()));
 
         let err = checkpoint_error(manager.write_checkpoint(&ids(&["m-2"]), 9));
         assert_eq!(err, CheckpointError::AckFailed(failure.clone()));
@@ -169,7 +169,7 @@ fn retry_after_failed_ack_acks_again_without_rewriting() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
     let batch = ids(&["m-2", "m-3"]);
-    recorder.fail_acks(Some(AckError::Rejected("lease lost".into())));
+    recorder.fail_acks(Some(AckError::Rejected("lease lost".into()).into()));
     assert!(manager.write_checkpoint(&batch, 9).is_err());
     let stored = recorder.value(KEY).unwrap();
 
@@ -184,7 +184,7 @@ fn retry_after_failed_ack_acks_again_without_rewriting() {
     );
 
     // The host-owned batch form retries the same way.
-    recorder.fail_acks(Some(AckError::Unavailable("broker down".into())));
+    recorder.fail_acks(Some(AckError::Unavailable("broker down".into()).into()));
     let mut lent = ids(&["m-4"]);
     assert!(manager.write_checkpoint_batch(&mut lent, 10).is_err());
     recorder.fail_acks(None);
@@ -200,7 +200,7 @@ fn retry_after_failed_ack_acks_again_without_rewriting() {
 fn invalid_data_on_read_is_a_corrupt_record() {
     let why = "pipeline/checkpoint.json is not UTF-8: invalid byte at offset 2";
     let recorder = Recorder::new();
-    recorder.fail_gets(Some(StorageError::InvalidData(why.into())));
+    recorder.fail_gets(Some(StorageError::InvalidData(why.into()).into()));
     let mut manager = open_recorded(&recorder);
 
     let err = checkpoint_error(manager.get_checkpoint());

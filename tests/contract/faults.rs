@@ -11,7 +11,7 @@ mod world;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use pipeline_checkpoint_host::{AckError, CheckpointError, Error, Manager, StorageError};
+use pipeline_checkpoint_host::{CheckpointError, Error, Fault, Manager, StorageError};
 
 use crate::seeded::{self, Rng};
 use crate::support::{fixed_clock, runtime};
@@ -101,12 +101,15 @@ impl Model {
         self.knows = fault.is_none();
         match fault.clone() {
             None => Ok(()),
-            Some(StorageError::Abort(why)) => Err(Expected::Trap(why)),
+            Some(Fault::Abort(why)) => Err(Expected::Trap(why)),
             // Bytes that are not text are as unusable as a corrupt record.
-            Some(StorageError::InvalidData(why)) => {
-                Err(Expected::Checkpoint(CheckpointError::CorruptRecord(why)))
+            Some(Fault::Error(StorageError::InvalidData(why))) => Err(Expected::Checkpoint(
+                CheckpointError::CorruptRecord(why.to_string()),
+            )),
+            Some(Fault::Error(fault)) => {
+                Err(Expected::Checkpoint(CheckpointError::ReadFailed(fault)))
             }
-            Some(fault) => Err(Expected::Checkpoint(CheckpointError::ReadFailed(fault))),
+            Some(other) => panic!("an unknown fault: {other:?}"),
         }
     }
 
@@ -138,16 +141,17 @@ impl Model {
                 assert_eq!(*put, offset, "the record put is not the requested offset");
                 match fault.clone() {
                     None => self.stored = Some(offset),
-                    Some(StorageError::Abort(why)) => {
+                    Some(Fault::Abort(why)) => {
                         self.knows = false;
                         return Expected::Trap(why);
                     }
-                    Some(fault) => {
+                    Some(Fault::Error(fault)) => {
                         // A failed put may have stored the record anyway, so the
                         // manager must read again before its next write.
                         self.knows = false;
                         return Expected::Checkpoint(CheckpointError::WriteFailed(fault));
                     }
+                    Some(other) => panic!("an unknown fault: {other:?}"),
                 }
             }
         }
@@ -166,11 +170,12 @@ impl Model {
         assert_eq!(*durable, self.stored, "acked with another offset stored");
         match fault.clone() {
             None => Expected::Ok(None),
-            Some(AckError::Abort(why)) => {
+            Some(Fault::Abort(why)) => {
                 self.knows = false;
                 Expected::Trap(why)
             }
-            Some(fault) => Expected::Checkpoint(CheckpointError::AckFailed(fault)),
+            Some(Fault::Error(fault)) => Expected::Checkpoint(CheckpointError::AckFailed(fault)),
+            Some(other) => panic!("an unknown fault: {other:?}"),
         }
     }
 }
@@ -331,14 +336,7 @@ fn compare(
 ) -> Result<&'static str, String> {
     let name = match (expected, actual) {
         (Expected::Ok(want), Ok(got)) if want == got => "ok",
-        (Expected::Checkpoint(want), Err(Error::Checkpoint(got))) if want == got => match got {
-            CheckpointError::WriteFailed(_) => "write-failed",
-            CheckpointError::AckFailed(_) => "ack-failed",
-            CheckpointError::OffsetRegression { .. } => "offset-regression",
-            CheckpointError::CorruptRecord(_) => "corrupt-record",
-            CheckpointError::ReadFailed(_) => "read-failed",
-            CheckpointError::Fenced(_) => "fenced",
-        },
+        (Expected::Checkpoint(want), Err(Error::Checkpoint(got))) if want == got => got.case(),
         (Expected::Trap(why), Err(Error::Trap(trap))) if format!("{trap:?}").contains(why) => {
             "trap"
         }

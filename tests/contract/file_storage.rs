@@ -196,14 +196,14 @@ fn separate_keys_keep_separate_files() {
 /// and one increment would vanish.
 #[test]
 fn concurrent_conditional_puts_are_atomic() {
-    use pipeline_checkpoint_host::Storage;
     use pipeline_checkpoint_host::storage::Expected;
+    use pipeline_checkpoint_host::{Fault, Storage, StorageExt};
 
     const WRITERS: usize = 4;
     const ATTEMPTS: usize = 50;
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
-    FileStorage::open(&root).unwrap().put(KEY, "0").unwrap();
+    FileStorage::open(&root).unwrap().replace(KEY, "0").unwrap();
     let outcomes: Vec<(usize, usize)> = std::thread::scope(|s| {
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
@@ -212,12 +212,12 @@ fn concurrent_conditional_puts_are_atomic() {
                     let mut storage = FileStorage::open(&root).unwrap();
                     let (mut won, mut conflicts) = (0, 0);
                     for _ in 0..ATTEMPTS {
-                        let stored = storage.get_versioned(KEY).unwrap().unwrap();
+                        let stored = storage.get(KEY).unwrap().unwrap();
                         let next = stored.value.parse::<usize>().unwrap() + 1;
                         let expected = Expected::Version(stored.version);
-                        match storage.put_if(KEY, &next.to_string(), expected) {
+                        match storage.put(KEY, &next.to_string(), expected) {
                             Ok(_) => won += 1,
-                            Err(StorageError::Conflict(_)) => conflicts += 1,
+                            Err(Fault::Error(StorageError::Conflict(_))) => conflicts += 1,
                             Err(e) => panic!("unexpected {e:?}"),
                         }
                     }
@@ -230,6 +230,10 @@ fn concurrent_conditional_puts_are_atomic() {
     let won: usize = outcomes.iter().map(|o| o.0).sum();
     let conflicts: usize = outcomes.iter().map(|o| o.1).sum();
     assert_eq!(won + conflicts, WRITERS * ATTEMPTS);
-    let counter = FileStorage::open(&root).unwrap().get(KEY).unwrap().unwrap();
+    let counter = FileStorage::open(&root)
+        .unwrap()
+        .value(KEY)
+        .unwrap()
+        .unwrap();
     assert_eq!(counter, won.to_string(), "{conflicts} conflicts");
 }

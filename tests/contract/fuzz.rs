@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use pipeline_checkpoint_guest::record::{self, RecordFault};
+use pipeline_checkpoint_host::storage::{Expected, Stored};
 use pipeline_checkpoint_host::{
-    AckError, CheckpointError, Consumer, Error, Manager, Storage, StorageError,
+    AckResult, CheckpointError, Consumer, Error, Manager, Storage, StorageResult,
 };
 
 use crate::seeded::{self, Rng};
@@ -132,18 +133,19 @@ fn fuzz(inputs: usize, generators: &[fn(&mut Rng) -> String]) {
 struct Feed(Arc<Mutex<String>>);
 
 impl Storage for Feed {
-    fn put(&mut self, _key: &str, _value: &str) -> Result<(), StorageError> {
+    fn put(&mut self, _key: &str, _value: &str, _expected: Expected) -> StorageResult<u64> {
         panic!("get_checkpoint must never write");
     }
-    fn get(&mut self, _key: &str) -> Result<Option<String>, StorageError> {
-        Ok(Some(self.0.lock().unwrap().clone()))
+    fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
+        let value = self.0.lock().unwrap().clone();
+        Ok(Some(Stored { version: 1, value }))
     }
 }
 
 struct NoAcks;
 
 impl Consumer for NoAcks {
-    fn ack(&mut self, _ids: &[String]) -> Result<(), AckError> {
+    fn ack(&mut self, _ids: &[String]) -> AckResult {
         panic!("get_checkpoint must never ack");
     }
 }

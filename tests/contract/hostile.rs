@@ -4,12 +4,8 @@
 //! over (its instance is discarded and restarted every time), while a neighbour keeps
 //! checkpointing on another thread and ends with exactly its own offset and acks.
 
-#[path = "../../host-example/guest_build.rs"]
-mod guest_build;
-
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +14,19 @@ use pipeline_checkpoint_host::{
     COMPONENT, CheckpointError, Error, FileConsumer, Host, HostConfig, LimitExceeded, Limits,
     PoolConfig, StorageError, Tenants,
 };
+use pipeline_checkpoint_test_support::foreach_hostile;
+use pipeline_checkpoint_test_support::hostile::{self, *};
+
+/// Every misbehaving component the build made has a test here, in a module of its
+/// name: a component added without one fails to compile.
+macro_rules! assert_test_exists {
+    ($module:ident, $component:ident) => {
+        #[expect(unused_imports, reason = "only its existence is checked")]
+        use $module as _;
+        const _: &str = $component;
+    };
+}
+foreach_hostile!(assert_test_exists);
 
 /// The well-behaved tenants' deadline: short, so that the spinning plugin's three
 /// attempts take well under a second each.
@@ -31,85 +40,113 @@ fn short_deadline() -> Limits {
     }
 }
 
-#[test]
-fn spinning_plugin_is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
-    contained(
-        "spin",
-        short_deadline(),
-        |result| matches!(result, Err(Error::Limit(LimitExceeded::Deadline(d))) if *d == DEADLINE),
-    );
+mod spin {
+    use super::*;
+
+    #[test]
+    fn is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
+        contained(
+            SPIN_COMPONENT,
+            short_deadline(),
+            |result| matches!(result, Err(Error::Limit(LimitExceeded::Deadline(d))) if *d == DEADLINE),
+        );
+    }
 }
 
-#[test]
-fn memory_bomb_is_stopped_at_the_memory_limit() {
-    contained(
-        "memory-bomb",
-        short_deadline(),
-        |result| matches!(result, Err(Error::Limit(LimitExceeded::Memory { limit, .. })) if *limit == 16 << 20),
-    );
+mod memory_bomb {
+    use super::*;
+
+    #[test]
+    fn is_stopped_at_the_memory_limit() {
+        contained(
+            MEMORY_BOMB_COMPONENT,
+            short_deadline(),
+            |result| matches!(result, Err(Error::Limit(LimitExceeded::Memory { limit, .. })) if *limit == 16 << 20),
+        );
+    }
 }
 
-#[test]
-fn plugin_asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
-    contained("escape", short_deadline(), |result| {
-        matches!(
-            result,
-            Err(Error::Checkpoint(CheckpointError::WriteFailed(
-                StorageError::InvalidKey(_)
-            )))
-        )
-    });
-    assert!(!Path::new("/tmp/escaped.json").exists());
+mod escape {
+    use super::*;
+
+    #[test]
+    fn asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
+        contained(ESCAPE_COMPONENT, short_deadline(), |result| {
+            matches!(
+                result,
+                Err(Error::Checkpoint(CheckpointError::WriteFailed(
+                    StorageError::InvalidKey(_)
+                )))
+            )
+        });
+        assert!(!Path::new("/tmp/escaped.json").exists());
+    }
 }
 
-#[test]
-fn plugin_acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
-    // Enough memory and time to build the million ids: the ack limit, not memory or
-    // the deadline, must stop it.
-    let roomy = Limits {
-        memory_bytes: 128 << 20,
-        deadline: Duration::from_secs(30),
-        ..Limits::default()
-    };
-    contained("ack-flood", roomy, |result| {
-        matches!(
-            result,
-            Err(Error::Limit(LimitExceeded::IdsPerAck {
-                count: 1_000_000,
-                limit: 100_000
-            }))
-        )
-    });
+mod ack_flood {
+    use super::*;
+
+    #[test]
+    fn acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
+        // Enough memory and time to build the million ids: the ack limit, not memory or
+        // the deadline, must stop it.
+        let roomy = Limits {
+            memory_bytes: 128 << 20,
+            deadline: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        contained(ACK_FLOOD_COMPONENT, roomy, |result| {
+            matches!(
+                result,
+                Err(Error::Limit(LimitExceeded::IdsPerAck {
+                    count: 1_000_000,
+                    limit: 100_000
+                }))
+            )
+        });
+    }
 }
 
-#[test]
-fn plugin_acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
-    // Filling 100 MiB takes a while on a busy machine: time enough that the id
-    // limit, not the deadline, is what stops it (as for the million ids above).
-    let roomy = Limits {
-        memory_bytes: 200 << 20,
-        deadline: Duration::from_secs(30),
-        ..Limits::default()
-    };
-    contained("huge-id", roomy, |result| {
-        matches!(
-            result,
-            Err(Error::Limit(LimitExceeded::IdBytes { len, limit: 4096 })) if *len == 100 << 20
-        )
-    });
+mod huge_id {
+    use super::*;
+
+    #[test]
+    fn acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
+        // Filling 100 MiB takes a while on a busy machine: time enough that the id
+        // limit, not the deadline, is what stops it (as for the million ids above).
+        let roomy = Limits {
+            memory_bytes: 200 << 20,
+            deadline: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        contained(HUGE_ID_COMPONENT, roomy, |result| {
+            matches!(
+                result,
+                Err(Error::Limit(LimitExceeded::IdBytes { len, limit: 4096 })) if *len == 100 << 20
+            )
+        });
+    }
 }
 
-#[test]
-fn plugin_trapping_on_every_call_is_restarted_each_time_and_contained() {
-    contained("trap", short_deadline(), |result| {
-        matches!(result, Err(Error::Trap(_)))
-    });
+mod trap {
+    use super::*;
+
+    #[test]
+    fn trapping_on_every_call_is_restarted_each_time_and_contained() {
+        contained(TRAP_COMPONENT, short_deadline(), |result| {
+            matches!(result, Err(Error::Trap(_)))
+        });
+    }
 }
 
 /// Runs the plugin built with `feature` as tenant `evil` (with `limits`) beside
 /// tenant `good`, which checkpoints on another thread
 /// throughout, and tenant `other-tenant`, whose files the plugin must not reach.
-fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
+fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
+    let feature = Path::new(component)
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .unwrap_or(component);
     let host = Host::new(HostConfig {
         limits: Limits {
             deadline: DEADLINE,
@@ -131,7 +168,7 @@ fn contained(feature: &str, limits: Limits, expected: impl Fn(&Result<(), Error>
     drop(victim);
     let victim_files = snapshot(&root.join("other-tenant"));
 
-    let plugin = hostile_component(feature);
+    let plugin = hostile::component(component);
     let plugins = Tenants::new(host.load_with_limits(&plugin, limits).unwrap(), &root);
     let mut evil = plugins.open("evil").unwrap();
 
@@ -212,36 +249,4 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     files
-}
-
-/// The hostile component built with `feature`, built on first use from
-/// `tests/hostile-guest/` into the target dir the real component is built in (so the
-/// bindings' dependencies are already compiled there). Builds are one at a time: they
-/// share the artifact's file name.
-pub fn hostile_component(feature: &str) -> Vec<u8> {
-    static BUILT: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    let built = built.get_or_insert_with(HashMap::new);
-    if let Some(bytes) = built.get(feature) {
-        return bytes.clone();
-    }
-    let target_dir = Path::new(env!("OUT_DIR")).join("guest-target");
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/hostile-guest/Cargo.toml");
-    let cargo = std::env::var_os("CARGO")
-        .or_else(|| option_env!("CARGO").map(Into::into))
-        .unwrap_or_else(|| "cargo".into());
-    let output = guest_build::command(cargo, &manifest, &target_dir)
-        .args(["--locked", "--features", feature])
-        .output()
-        .expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building the {feature} plugin failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let wasm =
-        guest_build::artifact_dir(&target_dir).join("pipeline_checkpoint_hostile_guest.wasm");
-    let bytes = std::fs::read(&wasm).expect("the build produced the plugin");
-    built.insert(feature.to_owned(), bytes.clone());
-    bytes
 }

@@ -142,9 +142,9 @@ fn write_over_a_corrupt_record_is_refused_and_acks_nothing() {
 #[test]
 fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
     let recorder = Recorder::new();
-    recorder.fail_gets(Some(StorageError::InvalidData(
-        "checkpoint.json: invalid UTF-8 at byte 11".into(),
-    )));
+    recorder.fail_gets(Some(
+        StorageError::InvalidData("checkpoint.json: invalid UTF-8 at byte 11".into()).into(),
+    ));
     let mut manager = open_recorded(&recorder);
     let mut batch = ids(&["h"]);
     for err in [

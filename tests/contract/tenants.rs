@@ -175,7 +175,9 @@ fn second_start_loads_the_compiled_component_from_the_cache() {
             .origin(),
         Origin::Cached
     );
-    let plugin = crate::hostile::hostile_component("trap");
+    let plugin = pipeline_checkpoint_test_support::hostile::component(
+        pipeline_checkpoint_test_support::hostile::TRAP_COMPONENT,
+    );
     assert_eq!(host.load(&plugin).unwrap().origin(), Origin::Compiled);
     assert_eq!(std::fs::read_dir(&cache_dir).unwrap().count(), 2);
 }

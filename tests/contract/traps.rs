@@ -1,7 +1,7 @@
 //! Traps: a host `Abort` abandons the component's call, nothing is acked after it, and
 //! the manager carries on from what storage holds on a fresh instance.
 
-use pipeline_checkpoint_host::{AckError, StorageError};
+use pipeline_checkpoint_host::Fault;
 
 use crate::support::*;
 
@@ -19,7 +19,7 @@ fn at_offset_five(recorder: &Recorder) -> pipeline_checkpoint_host::Manager {
 fn aborted_put_traps_and_acks_nothing() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
-    recorder.fail_puts(Some(StorageError::Abort("power cut".into())));
+    recorder.fail_puts(Some(Fault::Abort("power cut".into())));
 
     let shown = trap(manager.write_checkpoint(&ids(&["m-2"]), 7));
     assert!(shown.contains("power cut"), "{shown}");
@@ -34,7 +34,7 @@ fn aborted_put_traps_and_acks_nothing() {
 fn manager_recovers_from_a_trapped_put_on_a_fresh_instance() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
-    recorder.fail_puts(Some(StorageError::Abort("power cut".into())));
+    recorder.fail_puts(Some(Fault::Abort("power cut".into())));
     trap(manager.write_checkpoint(&ids(&["m-2"]), 7));
     recorder.fail_puts(None);
 
@@ -54,7 +54,7 @@ fn manager_recovers_from_a_trapped_put_on_a_fresh_instance() {
 fn get_after_trapped_put_returns_the_previous_durable_offset() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
-    recorder.fail_puts(Some(StorageError::Abort("power cut".into())));
+    recorder.fail_puts(Some(Fault::Abort("power cut".into())));
     trap(manager.write_checkpoint(&ids(&["m-2"]), 7));
     recorder.fail_puts(None);
 
@@ -76,7 +76,7 @@ fn get_after_trapped_put_returns_the_previous_durable_offset() {
 fn trapped_batch_write_acks_nothing_and_gives_the_ids_back() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
-    recorder.fail_puts(Some(StorageError::Abort("power cut".into())));
+    recorder.fail_puts(Some(Fault::Abort("power cut".into())));
     let mut batch = ids(&["h-1", "h-2"]);
 
     trap(manager.write_checkpoint_batch(&mut batch, 6));
@@ -96,7 +96,7 @@ fn aborted_ack_traps_after_the_record_is_durable_and_retry_acks() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
     let batch = ids(&["m-2", "m-3"]);
-    recorder.fail_acks(Some(AckError::Abort("consumer crashed".into())));
+    recorder.fail_acks(Some(Fault::Abort("consumer crashed".into())));
 
     let shown = trap(manager.write_checkpoint(&batch, 7));
     assert!(shown.contains("consumer crashed"), "{shown}");
@@ -119,7 +119,7 @@ fn aborted_ack_traps_after_the_record_is_durable_and_retry_acks() {
 fn aborted_get_traps_and_the_manager_recovers() {
     let recorder = recorder_holding(r#"{"offset":12,"written_at":1.5}"#);
     let mut manager = open_recorded(&recorder);
-    recorder.fail_gets(Some(StorageError::Abort("mount vanished".into())));
+    recorder.fail_gets(Some(Fault::Abort("mount vanished".into())));
 
     let shown = trap(manager.write_checkpoint(&ids(&["m"]), 13));
     assert!(shown.contains("mount vanished"), "{shown}");
@@ -140,7 +140,7 @@ fn aborted_get_traps_and_the_manager_recovers() {
 fn new_manager_after_a_trap_reads_the_last_durable_offset() {
     let recorder = Recorder::new();
     let mut manager = at_offset_five(&recorder);
-    recorder.fail_puts(Some(StorageError::Abort("power cut".into())));
+    recorder.fail_puts(Some(Fault::Abort("power cut".into())));
     trap(manager.write_checkpoint(&ids(&["m-2"]), 7));
     drop(manager);
     recorder.fail_puts(None);

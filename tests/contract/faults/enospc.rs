@@ -12,9 +12,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use pipeline_checkpoint_host::storage::{Expected, Stored};
 use pipeline_checkpoint_host::{
     AckError, CheckpointError, Error, FileConsumer, FileStorage, Manager, MemoryConsumer, Storage,
-    StorageError,
+    StorageError, StorageResult,
 };
 
 use crate::support::{fixed_clock, ids, names_in, runtime};
@@ -140,7 +141,7 @@ fn full_disk_fails_the_write_acks_nothing_and_keeps_the_previous_record() {
     };
     let dir = root.join("pipeline").display().to_string();
     assert!(
-        msg.contains(&dir) && msg.contains("checkpoint.json"),
+        msg.to_string().contains(&dir) && msg.to_string().contains("checkpoint.json"),
         "{msg}"
     );
 
@@ -181,15 +182,15 @@ struct FillAfterPut {
 }
 
 impl Storage for FillAfterPut {
-    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
-        self.inner.put(key, value)?;
+    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let version = self.inner.put(key, value, expected)?;
         if self.armed.swap(false, Ordering::SeqCst) {
             fill(&self.filler);
         }
-        Ok(())
+        Ok(version)
     }
 
-    fn get(&mut self, key: &str) -> Result<Option<String>, StorageError> {
+    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         self.inner.get(key)
     }
 }

@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use pipeline_checkpoint_host::storage::{Expected, check_expected, content_version};
-use pipeline_checkpoint_host::{AckError, Consumer, Storage, StorageError};
+use pipeline_checkpoint_host::storage::{Expected, Stored, check_expected, content_version};
+use pipeline_checkpoint_host::{
+    AckError, AckResult, Consumer, Fault, Storage, StorageError, StorageResult,
+};
 
 use crate::seeded::Rng;
 
@@ -13,12 +15,12 @@ use crate::seeded::Rng;
 #[derive(Debug, Clone)]
 pub enum Event {
     Get {
-        fault: Option<StorageError>,
+        fault: Option<Fault<StorageError>>,
     },
     Put {
         /// The offset in the record the component asked to store.
         offset: u64,
-        fault: Option<StorageError>,
+        fault: Option<Fault<StorageError>>,
     },
     Ack {
         ids: Vec<String>,
@@ -26,7 +28,7 @@ pub enum Event {
         writing: u64,
         /// The offset storage durably held when the ack arrived.
         durable: Option<u64>,
-        fault: Option<AckError>,
+        fault: Option<Fault<AckError>>,
     },
 }
 
@@ -106,36 +108,39 @@ fn offset_in(record: &str) -> u64 {
 
 impl State {
     /// Draws the next storage fault of `import`, if the schedule says this call fails.
-    fn storage_fault(&mut self, import: &str, rate: u64) -> Option<StorageError> {
+    fn storage_fault(&mut self, import: &str, rate: u64) -> Option<Fault<StorageError>> {
         if !self.schedule.percent(rate) {
             return None;
         }
         let n = self.injected.values().sum::<u64>();
         let why = format!("injected {import} fault #{n}");
         let (case, fault) = match self.schedule.below(7) {
-            0 => ("io", StorageError::Io(why)),
-            1 => ("no-space", StorageError::NoSpace(why)),
-            2 => ("access-denied", StorageError::AccessDenied(why)),
-            3 => ("unavailable", StorageError::Unavailable(why)),
-            4 => ("invalid-key", StorageError::InvalidKey(why)),
-            5 => ("invalid-data", StorageError::InvalidData(why)),
-            _ => ("abort", StorageError::Abort(why)),
+            0 => ("io", StorageError::Io(why.into()).into()),
+            1 => ("no-space", StorageError::NoSpace(why.into()).into()),
+            2 => (
+                "access-denied",
+                StorageError::AccessDenied(why.into()).into(),
+            ),
+            3 => ("unavailable", StorageError::Unavailable(why.into()).into()),
+            4 => ("invalid-key", StorageError::InvalidKey(why).into()),
+            5 => ("invalid-data", StorageError::InvalidData(why.into()).into()),
+            _ => ("abort", Fault::Abort(why)),
         };
         self.count(import, case);
         Some(fault)
     }
 
-    fn ack_fault(&mut self) -> Option<AckError> {
+    fn ack_fault(&mut self) -> Option<Fault<AckError>> {
         if !self.schedule.percent(self.rates.ack) {
             return None;
         }
         let n = self.injected.values().sum::<u64>();
         let why = format!("injected ack fault #{n}");
         let (case, fault) = match self.schedule.below(4) {
-            0 => ("rejected", AckError::Rejected(why)),
-            1 => ("unavailable", AckError::Unavailable(why)),
-            2 => ("invalid-batch", AckError::InvalidBatch(why)),
-            _ => ("abort", AckError::Abort(why)),
+            0 => ("rejected", AckError::Rejected(why).into()),
+            1 => ("unavailable", AckError::Unavailable(why).into()),
+            2 => ("invalid-batch", AckError::InvalidBatch(why).into()),
+            _ => ("abort", Fault::Abort(why)),
         };
         self.count("ack", case);
         Some(fault)
@@ -147,13 +152,7 @@ impl State {
 }
 
 impl Storage for World {
-    fn put(&mut self, key: &str, value: &str) -> Result<(), StorageError> {
-        let current = self.state().stored.as_deref().map(content_version);
-        let expected = current.map_or(Expected::Absent, Expected::Version);
-        self.put_if(key, value, expected).map(drop)
-    }
-
-    fn put_if(&mut self, key: &str, value: &str, expected: Expected) -> Result<u64, StorageError> {
+    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         let mut state = self.state();
         let rate = state.rates.put;
         let fault = state.storage_fault("put", rate);
@@ -172,7 +171,7 @@ impl Storage for World {
         Ok(content_version(value))
     }
 
-    fn get(&mut self, _key: &str) -> Result<Option<String>, StorageError> {
+    fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
         let mut state = self.state();
         let rate = state.rates.get;
         let fault = state.storage_fault("get", rate);
@@ -181,13 +180,16 @@ impl Storage for World {
         });
         match fault {
             Some(fault) => Err(fault),
-            None => Ok(state.stored.clone()),
+            None => Ok(state.stored.clone().map(|value| Stored {
+                version: content_version(&value),
+                value,
+            })),
         }
     }
 }
 
 impl Consumer for World {
-    fn ack(&mut self, ids: &[String]) -> Result<(), AckError> {
+    fn ack(&mut self, ids: &[String]) -> AckResult {
         let mut state = self.state();
         let fault = state.ack_fault();
         let event = Event::Ack {

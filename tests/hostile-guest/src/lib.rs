@@ -13,6 +13,6 @@ extern crate alloc;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+// The real component's allocator and panic handler.
 #[cfg(target_arch = "wasm32")]
-#[path = "../../../guest/src/runtime.rs"]
-mod runtime;
+use pipeline_checkpoint_guest_runtime as _;

@@ -1,0 +1,107 @@
+//! `host-example run --tenants N`: N independent pipelines on one engine, with a
+//! summary line per tenant and one in total.
+
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use pipeline_checkpoint_host::{COMPONENT, Host, HostConfig, PoolConfig, Tenants};
+
+use super::{StateArgs, progress_bar};
+use crate::pipeline::{Config, run_tenants};
+
+pub fn run(
+    state: &StateArgs,
+    config: &Config,
+    tenants: u64,
+    threads: Option<u64>,
+    quiet: bool,
+) -> Result<()> {
+    let tenants = usize::try_from(tenants).context("--tenants is too large")?;
+    let threads = match threads {
+        Some(n) => usize::try_from(n).context("--threads is too large")?,
+        None => thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    // One engine, one compiled component, a pool with a slot for every manager that
+    // can be open at once: each worker thread opens one at a time.
+    let host = Host::new(HostConfig {
+        pool: Some(PoolConfig {
+            instances: u32::try_from(threads + 1).context("--threads is too large")?,
+            ..PoolConfig::default()
+        }),
+        ..HostConfig::default()
+    })?;
+    let runtime = match &state.component {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            host.load(&bytes)?
+        }
+        None => host.load(COMPONENT)?,
+    };
+
+    let bar = progress_bar(quiet)?;
+    let started = Instant::now();
+    let mut all = Tenants::new(runtime, &state.state_dir);
+    if let Some(records) = &state.storage {
+        all = all.with_records(records.clone());
+    }
+    let runs = run_tenants(&all, config, tenants, threads, |checkpointed| {
+        bar.set_position(checkpointed);
+    });
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    let (mut messages, mut checkpoints, mut complete, mut failed) = (0, 0, 0, 0);
+    for run in &runs {
+        match &run.result {
+            Ok(summary) => {
+                let status = if summary.offset == summary.total {
+                    complete += 1;
+                    "complete"
+                } else {
+                    "stopped early"
+                };
+                println!(
+                    "{}: resumed from {}, processed {} messages in {} batches ({} redelivered), \
+                     durable offset {} of {} ({status})",
+                    run.id,
+                    summary.resumed_from,
+                    summary.messages,
+                    summary.batches,
+                    summary.redelivered,
+                    summary.offset,
+                    summary.total
+                );
+                messages += summary.messages;
+                checkpoints += summary.batches;
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{}: error: {}", run.id, causes(e));
+            }
+        }
+    }
+    println!(
+        "{tenants} tenants on {threads} threads: {complete} complete, {failed} failed; {messages} \
+         messages in {checkpoints} checkpoints in {:.3} s: {:.0} checkpoints per second",
+        elapsed.as_secs_f64(),
+        checkpoints as f64 / elapsed.as_secs_f64().max(1e-9)
+    );
+    if failed > 0 {
+        bail!("{failed} of {tenants} tenants failed (see their lines above)");
+    }
+    Ok(())
+}
+
+/// An error and its causes on one line, as `main` prints errors.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line.replace('\n', " ")
+}

@@ -1,0 +1,124 @@
+//! What a checkpoint costs through each storage backend: files on the disk, and a
+//! single-member etcd on loopback (its data on the same disk).
+//!
+//! - `backend/latency/{files,etcd}`: one `write_checkpoint_batch` of 100 ids by one
+//!   worker, over the backend and a consumer that only counts: the latency a pipeline
+//!   waits for per batch.
+//! - `backend/throughput/{files,etcd}-{1,8}-workers`: N workers, each with its own key
+//!   and manager, writing one checkpoint each in parallel per iteration; throughput is
+//!   N ÷ the time per iteration. etcd commits concurrent writes together (one fsync
+//!   for several), files fsync each on its own.
+//!
+//! etcd comes from `ETCD_BIN` or the `PATH`, started like the tests start theirs; with
+//! none installed only the file series run. Run with
+//! `cargo bench -p pipeline-checkpoint-host --bench backends`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode};
+use pipeline_checkpoint_host::{AckResult, Consumer, FileStorage, Manager, Runtime, Storage};
+use pipeline_checkpoint_test_support::uuid_shaped_id;
+
+use pipeline_checkpoint_test_support::etcd::EtcdServer;
+
+const IDS_PER_BATCH: u64 = 100;
+
+/// Opens worker N's storage on one backend.
+type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn Storage> + 'a;
+const WORKER_COUNTS: [usize; 2] = [1, 8];
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    let runtime = Runtime::new().expect("the component loads");
+    // Under target/, on the disk a pipeline's state would be on, not a tmpfs.
+    let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let etcd = EtcdServer::start("backends benchmark");
+
+    let files = |worker: usize| -> Box<dyn Storage> {
+        let dir = tempfile::tempdir_in(&scratch).unwrap().keep();
+        Box::new(FileStorage::open(dir.join(format!("worker-{worker}"))).unwrap())
+    };
+    let etcd_storage = |worker: usize| -> Box<dyn Storage> {
+        let server = etcd.as_ref().expect("etcd is running");
+        Box::new(server.storage(&format!("bench/worker-{worker}")))
+    };
+    let mut backends: Vec<(&str, &OpenStorage)> = vec![("files", &files)];
+    if etcd.is_some() {
+        backends.push(("etcd", &etcd_storage));
+    }
+
+    let mut group = c.benchmark_group("backend");
+    // A write is one or more fsyncs: milliseconds each.
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(10));
+    for &(name, open) in &backends {
+        let mut worker = Worker::new(&runtime, open(0));
+        group.bench_function(BenchmarkId::new("latency", name), |b| {
+            b.iter(|| worker.write())
+        });
+        for workers in WORKER_COUNTS {
+            let mut pool: Vec<Worker> = (0..workers)
+                .map(|w| Worker::new(&runtime, open(100 * workers + w)))
+                .collect();
+            let id = BenchmarkId::new("throughput", format!("{name}-{workers}-workers"));
+            group.bench_function(id, |b| {
+                b.iter_custom(|rounds| {
+                    let started = Instant::now();
+                    for _ in 0..rounds {
+                        thread::scope(|s| {
+                            for worker in &mut pool {
+                                s.spawn(|| worker.write());
+                            }
+                        });
+                    }
+                    started.elapsed()
+                })
+            });
+        }
+    }
+    group.finish();
+    c.final_summary();
+}
+
+/// One pipeline worker: a manager over its own storage and key, writing ever higher
+/// offsets with the same 100 ids.
+struct Worker {
+    manager: Manager,
+    ids: Vec<String>,
+    offset: u64,
+}
+
+impl Worker {
+    fn new(runtime: &Runtime, storage: Box<dyn Storage>) -> Self {
+        let manager = runtime.open(None, storage, CountingConsumer(0)).unwrap();
+        let ids = (0..IDS_PER_BATCH).map(uuid_shaped_id).collect();
+        Self {
+            manager,
+            ids,
+            offset: 0,
+        }
+    }
+
+    fn write(&mut self) {
+        self.offset += IDS_PER_BATCH;
+        self.manager
+            .write_checkpoint_batch(&mut self.ids, black_box(self.offset))
+            .expect("the checkpoint is written");
+    }
+}
+
+/// A consumer that only counts, so that the backend is all that is measured.
+struct CountingConsumer(u64);
+
+impl Consumer for CountingConsumer {
+    fn ack(&mut self, ids: &[String]) -> AckResult {
+        self.0 += black_box(ids).len() as u64;
+        Ok(())
+    }
+}

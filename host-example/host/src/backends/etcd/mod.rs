@@ -1,0 +1,268 @@
+//! [`EtcdStorage`]: checkpoint records in etcd v3, written with fenced transactions.
+//!
+//! It speaks etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn`),
+//! which every etcd 3.4+ server serves on its client port: no gRPC stack, no code
+//! generation, one small HTTP client. Keys and values travel base64-encoded, 64-bit
+//! integers as decimal strings, and fields equal to their default are omitted, as
+//! protobuf's JSON mapping does.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::storage::{Expected, Stored};
+use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
+
+mod url;
+
+pub use url::{EtcdUrl, InvalidEtcdUrl};
+
+/// Storage in etcd: each key is `PREFIX/key`, its version etcd's `mod_revision`.
+///
+/// `put_if` is one etcd transaction that compares the key's `mod_revision` (or, for
+/// [`Expected::Absent`], its `create_revision` with 0) and puts only if it matches, so
+/// a worker holding a stale revision can never overwrite a newer record, whichever
+/// machine it runs on. A put returns once etcd has committed it, which means written
+/// to the write-ahead log and fsynced by a quorum of members: durable.
+///
+/// Every failure comes back as a [`StorageError`]: a refused or timed-out connection
+/// as `Unavailable`, etcd's own errors by their gRPC code, a value that is not UTF-8
+/// as `InvalidData`.
+#[derive(Debug, Clone)]
+pub struct EtcdStorage {
+    agent: ureq::Agent,
+    url: EtcdUrl,
+}
+
+impl EtcdStorage {
+    /// A storage talking to the etcd member and under the prefix that `url` names. It
+    /// connects lazily: opening never fails, the first call reports an unreachable
+    /// server.
+    pub fn new(url: EtcdUrl) -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(url.timeout))
+            // etcd answers errors with a JSON body naming the gRPC code: read it.
+            .http_status_as_error(false)
+            // A loopback or cluster-internal endpoint must not go through a proxy
+            // named in the environment.
+            .proxy(None)
+            .build()
+            .into();
+        Self { agent, url }
+    }
+
+    /// The URL this storage was opened with.
+    pub fn url(&self) -> &EtcdUrl {
+        &self.url
+    }
+
+    /// The etcd key that holds `key`, once `key` is validated.
+    pub fn etcd_key(&self, key: &str) -> Result<String, StorageError> {
+        validate_key(key)?;
+        Ok(self.url.etcd_key(key))
+    }
+
+    /// POSTs `body` to `/v3/{method}` and returns the decoded answer.
+    fn call<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: &str,
+        body: Value,
+    ) -> Result<T, StorageError> {
+        let endpoint = format!("http://{}/v3/{method}", self.url.authority);
+        let unavailable = |e: ureq::Error| {
+            StorageError::Unavailable(Cause::with_source(
+                format!("etcd at {}", self.url.authority),
+                e,
+            ))
+        };
+        let mut response = self
+            .agent
+            .post(&endpoint)
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .map_err(unavailable)?;
+        let status = response.status();
+        let text = response.body_mut().read_to_string().map_err(unavailable)?;
+        if !status.is_success() {
+            return Err(etcd_error(&self.url.authority, status.as_u16(), &text));
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            StorageError::Io(Cause::new(format!(
+                "etcd at {} answered {method} with an unexpected body ({e}): {text}",
+                self.url.authority
+            )))
+        })
+    }
+}
+
+impl Storage for EtcdStorage {
+    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        let etcd_key = self.etcd_key(key)?;
+        let range: RangeResponse =
+            self.call("kv/range", json!({ "key": BASE64.encode(&etcd_key) }))?;
+        Ok(range
+            .kvs
+            .into_iter()
+            .next()
+            .map(|kv| kv.stored(&etcd_key))
+            .transpose()?)
+    }
+
+    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let etcd_key = self.etcd_key(key)?;
+        let encoded_key = BASE64.encode(&etcd_key);
+        let compare = match expected {
+            Expected::Absent => json!({
+                "key": encoded_key, "target": "CREATE", "result": "EQUAL",
+                "create_revision": "0",
+            }),
+            Expected::Version(revision) => json!({
+                "key": encoded_key, "target": "MOD", "result": "EQUAL",
+                "mod_revision": revision.to_string(),
+            }),
+        };
+        let body = json!({
+            "compare": [compare],
+            "success": [{ "request_put": { "key": encoded_key, "value": BASE64.encode(value) } }],
+            // On a conflict, read what is there instead, to say so.
+            "failure": [{ "request_range": { "key": encoded_key } }],
+        });
+        let txn: TxnResponse = self.call("kv/txn", body)?;
+        if txn.succeeded {
+            // The put is the transaction's only write, so it carries the revision the
+            // transaction created.
+            return Ok(parse_revision(&txn.header.revision, "revision")?);
+        }
+        let current = txn
+            .responses
+            .into_iter()
+            .find_map(|r| r.response_range)
+            .and_then(|range| range.kvs.into_iter().next());
+        let holds = match current {
+            Some(kv) => format!("mod_revision {}", kv.mod_revision),
+            None => "nothing".to_owned(),
+        };
+        let wanted = match expected {
+            Expected::Absent => "absent".to_owned(),
+            Expected::Version(revision) => format!("mod_revision {revision}"),
+        };
+        Err(StorageError::Conflict(format!(
+            "{}: expected {wanted}, holds {holds}",
+            self.url.display_key(key)
+        ))
+        .into())
+    }
+}
+
+/// The storage error for an etcd error answer: `{"error", "message", "code"}`, with
+/// `code` a gRPC status code.
+fn etcd_error(authority: &str, status: u16, body: &str) -> StorageError {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct ErrorBody {
+        message: String,
+        code: u32,
+    }
+    let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
+    let message = if parsed.message.is_empty() {
+        body.trim().to_owned()
+    } else {
+        parsed.message
+    };
+    let why = format!("etcd at {authority} answered HTTP {status}: {message}");
+    match parsed.code {
+        // UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED (leader changes), CANCELLED.
+        14 | 4 | 10 | 1 => StorageError::Unavailable(why.into()),
+        // RESOURCE_EXHAUSTED: "mvcc: database space exceeded", or a quota.
+        8 => StorageError::NoSpace(why.into()),
+        // PERMISSION_DENIED, UNAUTHENTICATED.
+        7 | 16 => StorageError::AccessDenied(why.into()),
+        _ if status == 503 || status == 504 => StorageError::Unavailable(why.into()),
+        _ => StorageError::Io(why.into()),
+    }
+}
+
+fn parse_revision(text: &str, what: &str) -> Result<u64, StorageError> {
+    text.parse().map_err(|_| {
+        StorageError::Io(Cause::new(format!(
+            "etcd returned a {what} that is not a number: {text:?}"
+        )))
+    })
+}
+
+/// The parts of etcd's answers that are read. Absent fields are their defaults.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResponseHeader {
+    revision: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RangeResponse {
+    kvs: Vec<KeyValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TxnResponse {
+    header: ResponseHeader,
+    succeeded: bool,
+    responses: Vec<ResponseOp>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ResponseOp {
+    response_range: Option<RangeResponse>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KeyValue {
+    mod_revision: String,
+    value: String,
+}
+
+impl KeyValue {
+    fn stored(self, etcd_key: &str) -> Result<Stored, StorageError> {
+        let bytes = BASE64.decode(&self.value).map_err(|e| {
+            StorageError::Io(Cause::new(format!(
+                "etcd returned {etcd_key} in invalid base64: {e}"
+            )))
+        })?;
+        let value = String::from_utf8(bytes).map_err(|e| {
+            StorageError::InvalidData(Cause::new(format!(
+                "etcd key {etcd_key} is not UTF-8: invalid byte at offset {}",
+                e.utf8_error().valid_up_to()
+            )))
+        })?;
+        Ok(Stored {
+            value,
+            version: parse_revision(&self.mod_revision, "mod_revision")?,
+        })
+    }
+}
+
+/// How long a call may take, connection included, unless the URL says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl crate::backends::Backend for EtcdUrl {
+    fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
+        Ok(Box::new(EtcdStorage::new(self.clone())))
+    }
+
+    fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn crate::backends::Backend> {
+        std::sync::Arc::new(EtcdUrl {
+            prefix: self.etcd_key(id),
+            ..self.clone()
+        })
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.display_key(key)
+    }
+}

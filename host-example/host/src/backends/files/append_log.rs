@@ -1,0 +1,247 @@
+//! An append-only file of newline-terminated records, synced on every append, that
+//! repairs the torn tail a crash can leave.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
+use crate::{Cause, StorageError};
+
+/// An append-only log: the ack log and the pipeline's sink are both one.
+///
+/// Every [`AppendLog::append`] writes whole lines and syncs them before returning, so
+/// a line that was reported appended survives a crash or power loss. A crash during an
+/// append can leave a partial last line; it was never reported appended, so it is cut
+/// off when the log is opened (or before the next append after a failed one), and
+/// readers ([`complete_lines`]) ignore it. A log has one writer at a time.
+#[derive(Debug)]
+pub struct AppendLog {
+    path: PathBuf,
+    file: File,
+    /// Length of the log through its last complete, synced line.
+    committed: u64,
+    /// Whether a failed append may have left a partial line after `committed`.
+    torn: bool,
+}
+
+impl AppendLog {
+    /// Opens the log at `path` for appending, creating it and its directories if
+    /// missing, and cuts off a partial last line.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let path = path.into();
+        let dir = parent_dir(&path);
+        create_dirs_durably(dir)?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true);
+        let mut file = match options.clone().create_new(true).open(&path) {
+            Ok(file) => {
+                // A new file's name is an entry in its directory, durable only once
+                // the directory is synced; otherwise power loss could lose the log.
+                sync_dir(dir)?;
+                file
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => options
+                .open(&path)
+                .map_err(|e| io_error("opening", &path, e))?,
+            Err(e) => return Err(io_error("creating", &path, e)),
+        };
+        let committed = end_of_last_line(&mut file).map_err(|e| io_error("reading", &path, e))?;
+        let mut log = Self {
+            path,
+            file,
+            committed,
+            torn: true,
+        };
+        log.cut_torn_tail()?;
+        Ok(log)
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The length of the log's complete lines, in bytes.
+    pub fn len(&self) -> u64 {
+        self.committed
+    }
+
+    /// Whether the log has no complete line.
+    pub fn is_empty(&self) -> bool {
+        self.committed == 0
+    }
+
+    /// Appends `lines` (one or more lines, each ending in `'\n'`) and syncs them.
+    pub fn append(&mut self, lines: &[u8]) -> Result<(), StorageError> {
+        debug_assert!(lines.ends_with(b"\n"), "an append must end a line");
+        self.cut_torn_tail()?;
+        // One write of everything: with O_APPEND it lands at the end in one piece, so
+        // a crash tears at most this last append, which readers then ignore.
+        let appended = self
+            .file
+            .write_all(lines)
+            .map_err(|e| io_error("appending to", &self.path, e))
+            // fdatasync before returning: callers report these lines as done (acked,
+            // processed), which is only true if they outlive a power loss.
+            .and_then(|()| {
+                self.file
+                    .sync_data()
+                    .map_err(|e| io_error("syncing", &self.path, e))
+            });
+        if appended.is_err() {
+            self.torn = true;
+        }
+        appended?;
+        self.committed += lines.len() as u64;
+        Ok(())
+    }
+
+    /// Keeps the first `keep` complete lines and removes the rest, durably; returns how
+    /// many lines were removed. Fails without changing anything if there are fewer.
+    pub fn truncate_lines(&mut self, keep: u64) -> Result<u64, StorageError> {
+        let bytes = std::fs::read(&self.path).map_err(|e| io_error("reading", &self.path, e))?;
+        let mut ends = bytes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .map(|(i, _)| i as u64 + 1);
+        let cut_at = match keep {
+            0 => 0,
+            keep => ends.nth(keep as usize - 1).ok_or_else(|| {
+                StorageError::InvalidData(Cause::new(format!(
+                    "{} has fewer than {keep} lines",
+                    self.path.display()
+                )))
+            })?,
+        };
+        let removed = complete_lines(&bytes[cut_at as usize..]).count() as u64;
+        if cut_at != self.committed {
+            // The cut is synced before anything is appended after it, or a crash could
+            // bring the removed lines back in front of the new ones.
+            self.file
+                .set_len(cut_at)
+                .and_then(|()| self.file.sync_data())
+                .map_err(|e| io_error("truncating", &self.path, e))?;
+            self.committed = cut_at;
+        }
+        Ok(removed)
+    }
+
+    /// Truncates the log to its committed length if a partial line may follow it:
+    /// appending after one would glue the next line onto it and corrupt both.
+    fn cut_torn_tail(&mut self) -> Result<(), StorageError> {
+        if !self.torn {
+            return Ok(());
+        }
+        let cut = || -> io::Result<()> {
+            if self.file.metadata()?.len() != self.committed {
+                self.file.set_len(self.committed)?;
+                self.file.sync_data()?;
+            }
+            Ok(())
+        };
+        cut().map_err(|e| io_error("truncating a partial line in", &self.path, e))?;
+        self.torn = false;
+        Ok(())
+    }
+}
+
+/// The complete lines of a log's contents, without their `'\n'`, numbered from 1. A
+/// partial last line (an append cut short by a crash, never reported done) is left out.
+pub fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let complete = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|end| &bytes[..end]);
+    complete
+        .into_iter()
+        .flat_map(|lines| lines.split(|&b| b == b'\n'))
+        .zip(1..)
+        .map(|(line, number)| (number, line))
+}
+
+/// The offset just past the last `'\n'` in `file`, or 0; read backwards in chunks
+/// because a log can grow large and only its tail matters.
+fn end_of_last_line(file: &mut File) -> io::Result<u64> {
+    let mut chunk = [0u8; 4096];
+    let mut end = file.metadata()?.len();
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let buf = &mut chunk[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(buf)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_in(dir: &tempfile::TempDir) -> AppendLog {
+        AppendLog::open(dir.path().join("sub/log")).unwrap()
+    }
+
+    /// Lines appended are read back in order, and the file holds exactly them.
+    #[test]
+    fn appended_lines_read_back_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = log_in(&dir);
+        log.append(b"one\n").unwrap();
+        log.append(b"two\nthree\n").unwrap();
+        let bytes = std::fs::read(log.path()).unwrap();
+        let lines: Vec<_> = complete_lines(&bytes).collect();
+        assert_eq!(lines, [(1, &b"one"[..]), (2, b"two"), (3, b"three")]);
+        assert_eq!(log.len(), bytes.len() as u64);
+    }
+
+    /// A partial last line left by a crash is ignored by readers and cut on open, so
+    /// the next append starts a line of its own.
+    #[test]
+    fn torn_tail_is_ignored_and_cut_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = {
+            let mut log = log_in(&dir);
+            log.append(b"kept\n").unwrap();
+            log.path().to_owned()
+        };
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"torn")
+            .unwrap();
+        let torn = std::fs::read(&path).unwrap();
+        assert_eq!(complete_lines(&torn).count(), 1);
+        let mut log = AppendLog::open(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept\n");
+        log.append(b"next\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"kept\nnext\n");
+    }
+
+    /// Truncating keeps exactly the first lines, and appends continue after them.
+    #[test]
+    fn truncate_lines_keeps_the_first_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = log_in(&dir);
+        log.append(b"a\nb\nc\n").unwrap();
+        assert_eq!(log.truncate_lines(1).unwrap(), 2);
+        log.append(b"d\n").unwrap();
+        assert_eq!(std::fs::read(log.path()).unwrap(), b"a\nd\n");
+        assert!(log.truncate_lines(5).is_err());
+        assert_eq!(log.truncate_lines(0).unwrap(), 2);
+        assert!(log.is_empty());
+    }
+
+    /// A log with no newline at all (a first append torn) has no complete line.
+    #[test]
+    fn log_without_newline_has_no_complete_line() {
+        assert_eq!(complete_lines(b"partial").count(), 0);
+        assert_eq!(complete_lines(b"").count(), 0);
+    }
+}

@@ -1,0 +1,106 @@
+//! The `files` backend, and all of the host's durable file I/O: what is written here
+//! survives a crash or a power loss once the call that wrote it returns `Ok`.
+//!
+//! - [`FileStorage`]: each key a file, replaced by temp file, fsync, rename, directory
+//!   fsync.
+//! - [`AppendLog`]: an append-only file, fdatasync on every append, torn tail repaired.
+//! - [`FileConsumer`]: the ack log, an [`AppendLog`] of JSON lines.
+
+use std::fs::{self, File};
+use std::io::ErrorKind;
+use std::path::Path;
+
+use crate::StorageError;
+
+mod ack_log;
+mod append_log;
+mod file_storage;
+
+pub use ack_log::FileConsumer;
+pub use append_log::{AppendLog, complete_lines};
+pub use file_storage::FileStorage;
+
+/// The ack log's conventional file name in a state directory: [`crate::Tenants`] and
+/// the `host-example` pipeline keep each pipeline's acknowledgements there.
+pub const ACK_LOG_FILE: &str = "acks.log";
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub use file_storage::SKIP_PUT_SYNC_VAR;
+
+/// The directory holding `path`; `.` for a bare file name.
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
+}
+
+/// Creates `dir` and its missing ancestors. Each new directory is an entry in its
+/// parent, durable only once the parent is synced: without that, power loss can
+/// remove the directory together with the file that was synced inside it.
+pub(crate) fn create_dirs_durably(dir: &Path) -> Result<(), StorageError> {
+    let mut missing = Vec::new();
+    let mut current = dir;
+    while !current.as_os_str().is_empty()
+        && !current
+            .try_exists()
+            .map_err(|e| io_error("checking", current, e))?
+    {
+        missing.push(current);
+        current = current.parent().unwrap_or(Path::new(""));
+    }
+    for new_dir in missing.into_iter().rev() {
+        match fs::create_dir(new_dir) {
+            Ok(()) => {}
+            // Created concurrently; its parent is synced anyway, as its creator may
+            // not have done so yet.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && new_dir.is_dir() => {}
+            Err(e) => return Err(io_error("creating directory", new_dir, e)),
+        }
+        sync_dir(parent_dir(new_dir))?;
+    }
+    Ok(())
+}
+
+/// Makes the entries of `dir` (creations, renames) durable.
+#[cfg(unix)]
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error("syncing directory", dir, e))
+}
+
+/// Windows cannot open a directory as a `File`, and NTFS journals directory changes.
+#[cfg(not(unix))]
+pub(crate) fn sync_dir(_dir: &Path) -> Result<(), StorageError> {
+    Ok(())
+}
+
+/// The storage error for an I/O failure of `op` on `path`, keeping the `io::Error`.
+pub(crate) fn io_error(op: &str, path: &Path, err: std::io::Error) -> StorageError {
+    StorageError::io(op, path, err)
+}
+
+/// A directory of record files, as a [`crate::StorageLocation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesLocation(pub std::path::PathBuf);
+
+impl super::Backend for FilesLocation {
+    fn open(&self) -> Result<Box<dyn crate::Storage>, StorageError> {
+        Ok(Box::new(FileStorage::open(&self.0)?))
+    }
+
+    fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn super::Backend> {
+        std::sync::Arc::new(FilesLocation(self.0.join(id)))
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.0.join(key).display().to_string()
+    }
+}
+
+impl std::fmt::Display for FilesLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.display())
+    }
+}

@@ -1,0 +1,183 @@
+//! Storage backends, each one module behind a cargo feature, and [`StorageLocation`]:
+//! the one place where a storage URL becomes a backend.
+//!
+//! - `files` (default): [`files::FileStorage`], each key a file under a directory,
+//!   and the file-backed ack log; `file:DIR` or a plain path.
+//! - `etcd`: [`etcd::EtcdStorage`], records in etcd; `etcd://HOST:PORT/PREFIX`.
+//!
+//! A backend is a [`Storage`] plus a [`Backend`] that knows its location; adding one
+//! is its module, its feature, and one arm in [`StorageLocation`]'s parser.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::{Storage, StorageError};
+
+#[cfg(feature = "etcd")]
+pub mod etcd;
+#[cfg(feature = "files")]
+pub mod files;
+
+/// Where a backend keeps records: what [`StorageLocation`] holds.
+pub trait Backend: fmt::Debug + fmt::Display + Send + Sync {
+    /// Opens the storage (creating a missing directory, or connecting lazily).
+    fn open(&self) -> Result<Box<dyn Storage>, StorageError>;
+    /// The location of tenant `id`'s records, apart from every other tenant's.
+    fn for_tenant(&self, id: &str) -> Arc<dyn Backend>;
+    /// Where `key`'s record is, for messages: a file path or a URL.
+    fn describe(&self, key: &str) -> String;
+}
+
+/// Where checkpoint records live, as a `--storage` URL names it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct StorageLocation(Arc<dyn Backend>);
+
+impl StorageLocation {
+    /// A location of a backend.
+    pub fn new(backend: impl Backend + 'static) -> Self {
+        Self(Arc::new(backend))
+    }
+
+    /// Record files under `dir`.
+    #[cfg(feature = "files")]
+    pub fn files(dir: impl Into<std::path::PathBuf>) -> Self {
+        Self::new(files::FilesLocation(dir.into()))
+    }
+
+    /// Opens the storage.
+    pub fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
+        self.0.open()
+    }
+
+    /// The location of tenant `id`'s records: `DIR/ID`, or `PREFIX/ID`.
+    pub fn for_tenant(&self, id: &str) -> StorageLocation {
+        StorageLocation(self.0.for_tenant(id))
+    }
+
+    /// Where `key`'s record is, for messages.
+    pub fn describe(&self, key: &str) -> String {
+        self.0.describe(key)
+    }
+}
+
+impl fmt::Display for StorageLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Why a string names no storage this build can open.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid storage {text:?}: {why}")]
+pub struct InvalidLocation {
+    /// The string given.
+    pub text: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+/// The schemes this build understands, for messages.
+const SCHEMES: &[&str] = &[
+    #[cfg(feature = "files")]
+    "file:DIR (or a plain directory path)",
+    #[cfg(feature = "etcd")]
+    "etcd://HOST:PORT/PREFIX",
+];
+
+/// `SCHEME://…` for a networked backend, `file:DIR` or a plain directory path for
+/// files. An unknown scheme is an error, never a directory of that name: a mistyped
+/// `etcds://` or `ETCD://` must not quietly keep the record on the local disk.
+impl FromStr for StorageLocation {
+    type Err = InvalidLocation;
+
+    fn from_str(text: &str) -> Result<Self, InvalidLocation> {
+        let invalid = |why: String| InvalidLocation {
+            text: text.to_owned(),
+            why,
+        };
+        if text.trim().is_empty() {
+            return Err(invalid("it is empty".into()));
+        }
+        let scheme = scheme_of(text);
+        match scheme {
+            #[cfg(feature = "files")]
+            None => Ok(Self::files(text)),
+            #[cfg(feature = "files")]
+            Some("file") => {
+                let dir = text["file:".len()..].trim_start_matches("//");
+                if dir.is_empty() {
+                    return Err(invalid("file: names no directory".into()));
+                }
+                Ok(Self::files(dir))
+            }
+            #[cfg(feature = "etcd")]
+            Some("etcd") => text
+                .parse::<etcd::EtcdUrl>()
+                .map(Self::new)
+                .map_err(|e| invalid(e.why)),
+            other => Err(invalid(format!(
+                "{} this build supports {}",
+                match other {
+                    Some(scheme) => format!("unknown scheme {scheme:?};"),
+                    None => "a plain path needs the files backend;".to_owned(),
+                },
+                SCHEMES.join(", ")
+            ))),
+        }
+    }
+}
+
+/// The scheme of `text` if it starts like a URL (`letters:`, RFC 3986's scheme
+/// syntax), else `None` (a plain path). A single letter before `:` is a Windows drive.
+fn scheme_of(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once(':')?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    let is_scheme = first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    (is_scheme && scheme.len() > 1).then_some(scheme)
+}
+
+#[cfg(all(test, feature = "files", feature = "etcd"))]
+mod tests {
+    use super::*;
+
+    /// Every storage URL of a known scheme parses; a mistyped one is an error that
+    /// lists what is supported, never a directory.
+    #[test]
+    fn unknown_schemes_and_blank_text_are_errors_never_directories() {
+        for text in [
+            "pipeline-state",
+            "file:state",
+            "./a:b",
+            "/abs/dir",
+            "etcd://h:1/p",
+        ] {
+            assert!(text.parse::<StorageLocation>().is_ok(), "{text}");
+        }
+        for (text, why) in [
+            ("etcds://h:1/p", "unknown scheme \"etcds\""),
+            ("ETCD://h:1/p", "unknown scheme \"ETCD\""),
+            ("http://h:1/p", "unknown scheme \"http\""),
+            ("", "empty"),
+            (" ", "empty"),
+            ("file:", "no directory"),
+            ("etcd://h/p", "HOST:PORT"),
+        ] {
+            let err = text.parse::<StorageLocation>().expect_err(text);
+            assert!(err.to_string().contains(why), "{text:?}: {err}");
+        }
+    }
+
+    /// A location names the record it holds, and each tenant's apart.
+    #[test]
+    fn tenants_get_their_own_place_under_a_location() {
+        let files: StorageLocation = "state".parse().unwrap();
+        assert_eq!(files.for_tenant("t1").describe("k.json"), "state/t1/k.json");
+        let etcd: StorageLocation = "etcd://h:1/p".parse().unwrap();
+        assert_eq!(etcd.for_tenant("t1").describe("k"), "etcd://h:1/p/t1/k");
+    }
+}

@@ -1,0 +1,15 @@
+//! Whole-process tests of the real `host-example` binary: its commands and messages,
+//! kill -9 crash loops, damaged state, power cuts, fencing of stale runs, and the record
+//! in etcd.
+
+mod support;
+
+mod cli;
+mod crash_loop;
+mod damaged_state;
+mod etcd;
+mod fencing;
+mod observer;
+mod power_cut;
+
+use pipeline_checkpoint_test_support::{etcd as etcd_server, seeded};

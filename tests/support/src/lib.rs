@@ -1,0 +1,46 @@
+//! What the tests and benchmarks of the workspace share, as a crate of its own rather
+//! than files included across crates.
+//!
+//! # Layout
+//! - [`recorder`]: a storage and consumer that record every call the component makes,
+//!   the compiled runtime, and helpers over them.
+//! - [`files`]: the checked-in fixtures, and small looks at files and python3.
+//! - [`seeded`]: seeded randomness; every randomized test prints its seed.
+//! - [`etcd`]: a throwaway etcd member on free loopback ports.
+//! - [`power_cut`]: a FUSE file system that forgets what was not synced (Linux).
+//! - [`hostile`]: the misbehaving components of `tests/hostile-guest/`, built by this
+//!   crate's build script, one per misbehaviour.
+
+pub mod etcd;
+pub mod files;
+pub mod hostile;
+#[cfg(target_os = "linux")]
+pub mod power_cut;
+pub mod recorder;
+pub mod seeded;
+
+pub use files::{fixture_dir, fixtures, lines_in, names_in, python};
+pub use recorder::*;
+
+/// Whether the environment asks for tests that need `what` to fail rather than skip
+/// when it is missing: CI sets `PIPELINE_CHECKPOINT_REQUIRE_<WHAT>=1`.
+pub fn required(what: &str) -> bool {
+    std::env::var_os(format!(
+        "PIPELINE_CHECKPOINT_REQUIRE_{}",
+        what.to_uppercase()
+    ))
+    .is_some_and(|v| v == "1")
+}
+
+/// The `index`-th of a stream of UUID-shaped ids (36 bytes, like most brokers'), for
+/// tests and benchmarks that want realistic ids without a pipeline.
+pub fn uuid_shaped_id(index: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        index.wrapping_mul(0x9e37_79b9) as u32,
+        (index >> 32) & 0xffff,
+        (index >> 48) & 0xfff,
+        index & 0xfff,
+        index & 0xffff_ffff_ffff
+    )
+}
