@@ -38,7 +38,7 @@ impl EtcdServer {
         {
             let why = format!("{test}: SKIPPED: no etcd binary ({})", binary.display());
             assert!(
-                std::env::var_os("PIPELINE_CHECKPOINT_REQUIRE_ETCD").is_none(),
+                !crate::required("etcd"),
                 "{why}, and PIPELINE_CHECKPOINT_REQUIRE_ETCD is set"
             );
             eprintln!("\n{why}; install Debian's etcd-server or set ETCD_BIN\n");
