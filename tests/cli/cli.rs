@@ -8,7 +8,7 @@ use std::process::Output;
 use host_example::pipeline::generated;
 use pipeline_checkpoint_host::FileConsumer;
 
-use crate::support::{host_example, stderr, stdout};
+use crate::support::{host_example, snapshot, stderr, stdout};
 
 fn assert_success(output: &Output) {
     assert!(
@@ -40,27 +40,6 @@ fn acked_ids(state: &Path) -> Vec<String> {
 
 fn generated_ids(count: u64) -> Vec<String> {
     (0..count).map(|i| generated(i).id).collect()
-}
-
-/// Every file under `dir` with its contents, to show that a refused command wrote
-/// nothing.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// `run` processes every generated message exactly once into the sink, acks each

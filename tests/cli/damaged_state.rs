@@ -12,7 +12,7 @@ use std::process::Output;
 use host_example::pipeline::generated;
 use pipeline_checkpoint_host::FileConsumer;
 
-use crate::support::{fixture_dir, host_example, names_in, stderr, stdout};
+use crate::support::{fixture_dir, host_example, names_in, snapshot, stderr, stdout};
 
 /// The offset the fixtures were checkpointed at.
 const FIXTURE_OFFSET: u64 = 30;
@@ -280,22 +280,4 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-/// Every entry under `dir`: directories, and files with their bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-    let mut entries = BTreeMap::new();
-    let mut pending = vec![dir.to_owned()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                entries.insert(path.clone(), None);
-                pending.push(path);
-            } else {
-                entries.insert(path.clone(), Some(std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    entries
 }

@@ -7,15 +7,7 @@ use crate::etcd_server::EtcdServer;
 use crate::support::{
     KEY, host_example, offset_in, spawn_host_example, stdout, wait_for_acked_batches,
 };
-
-macro_rules! etcd_or_skip {
-    ($test:literal) => {
-        match EtcdServer::start($test) {
-            Some(server) => server,
-            None => return,
-        }
-    };
-}
+use pipeline_checkpoint_test_support::etcd_or_skip;
 
 /// etcd killed while `run` is checkpointing: the run stops with a storage error, every
 /// id it acked is below the durable offset, and once etcd is back the next run

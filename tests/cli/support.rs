@@ -1,8 +1,11 @@
 //! The shared fixtures of `pipeline-checkpoint-test-support`, and the helpers that run
 //! the real `host-example` binary, which only this package's tests can name.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use host_example::pipeline::LOCK_FILE;
 
 pub use pipeline_checkpoint_test_support::*;
 
@@ -48,4 +51,30 @@ pub fn wait_for_acked_batches(child: &mut std::process::Child, acks: &Path, batc
         assert!(child.try_wait().unwrap().is_none(), "the run ended early");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Every entry under `dir`, directories and files with their bytes, to show that a
+/// refused command changed nothing. The lock file that `run`, `write` and `reset` take
+/// is left out: it says who holds the directory, and is no part of its state.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut entries = BTreeMap::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(dir) = pending.pop() {
+        let Ok(listing) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in listing {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|name| name == LOCK_FILE) {
+                continue;
+            }
+            if path.is_dir() {
+                entries.insert(path.clone(), None);
+                pending.push(path);
+            } else {
+                entries.insert(path.clone(), Some(std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    entries
 }

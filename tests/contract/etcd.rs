@@ -12,15 +12,7 @@ use pipeline_checkpoint_host::{
 
 use crate::etcd_server::EtcdServer;
 use crate::support::{KEY, Recorder, ids, runtime};
-
-macro_rules! etcd_or_skip {
-    ($test:literal) => {
-        match EtcdServer::start($test) {
-            Some(server) => server,
-            None => return,
-        }
-    };
-}
+use pipeline_checkpoint_test_support::etcd_or_skip;
 
 #[test]
 fn etcd_put_if_is_a_compare_and_swap_on_mod_revision() {

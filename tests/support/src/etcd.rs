@@ -16,6 +16,18 @@ use std::time::{Duration, Instant};
 
 use pipeline_checkpoint_host::{EtcdStorage, Storage};
 
+/// Starts an etcd for the test named `$test`, or returns from the test where
+/// [`EtcdServer::start`] skips it. `EtcdServer` must be in scope.
+#[macro_export]
+macro_rules! etcd_or_skip {
+    ($test:literal) => {
+        match EtcdServer::start($test) {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
+
 /// How long a fresh member may take to elect itself and answer.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 

@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use pipeline_checkpoint_host::{COMPONENT, Host, HostConfig, PoolConfig, Tenants};
 
-use super::{StateArgs, progress_bar};
+use super::StateArgs;
+use super::output::say;
+use super::run::Progress;
 use crate::pipeline::{Config, run_tenants};
 
 pub fn run(
@@ -40,16 +42,16 @@ pub fn run(
         None => host.load(COMPONENT)?,
     };
 
-    let bar = progress_bar(quiet)?;
+    let bar = Progress::new(quiet)?;
     let started = Instant::now();
     let mut all = Tenants::new(runtime, &state.state_dir);
     if let Some(records) = &state.storage {
         all = all.with_records(records.clone());
     }
     let runs = run_tenants(&all, config, tenants, threads, |checkpointed| {
-        bar.set_position(checkpointed);
+        bar.count(checkpointed);
     });
-    bar.finish_and_clear();
+    bar.finish();
     let elapsed = started.elapsed();
 
     let (mut messages, mut checkpoints, mut complete, mut failed) = (0, 0, 0, 0);
@@ -62,7 +64,7 @@ pub fn run(
                 } else {
                     "stopped early"
                 };
-                println!(
+                say!(
                     "{}: resumed from {}, processed {} messages in {} batches ({} redelivered), \
                      durable offset {} of {} ({status})",
                     run.id,
@@ -72,22 +74,22 @@ pub fn run(
                     summary.redelivered,
                     summary.offset,
                     summary.total
-                );
+                )?;
                 messages += summary.messages;
                 checkpoints += summary.batches;
             }
             Err(e) => {
                 failed += 1;
-                println!("{}: error: {}", run.id, causes(e));
+                say!("{}: error: {}", run.id, causes(e))?;
             }
         }
     }
-    println!(
+    say!(
         "{tenants} tenants on {threads} threads: {complete} complete, {failed} failed; {messages} \
          messages in {checkpoints} checkpoints in {:.3} s: {:.0} checkpoints per second",
         elapsed.as_secs_f64(),
         checkpoints as f64 / elapsed.as_secs_f64().max(1e-9)
-    );
+    )?;
     if failed > 0 {
         bail!("{failed} of {tenants} tenants failed (see their lines above)");
     }

@@ -20,18 +20,23 @@
 //! acknowledged, by repeating the write of the durable offset (which the component
 //! turns into an ack alone).
 
+mod ownership;
+mod sink;
 mod source;
 mod tenants;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-pub use source::{Message, Source, generated};
-pub use tenants::{TenantRun, run_tenants, tenant_id};
+pub use ownership::{Holder, LOCK_FILE, Ownership, OwnershipError};
+pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
+pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
 
-use pipeline_checkpoint_host::backends::files::{AppendLog, complete_lines};
+use pipeline_checkpoint_host::backends::files::{AckEntry, AppendLog};
 use pipeline_checkpoint_host::{
     ACK_LOG_FILE, Error, FileConsumer, MemoryConsumer, Runtime, StorageError, StorageLocation,
 };
@@ -55,6 +60,8 @@ pub struct Config {
     pub key: Option<String>,
     /// Stop after this many batches (a planned stop, resumed by the next run).
     pub max_batches: Option<u64>,
+    /// How long to wait for another process holding the state directory.
+    pub lock_wait: Duration,
 }
 
 /// Where a run is, for progress displays.
@@ -138,6 +145,19 @@ pub enum PipelineError {
         /// The failure.
         source: Error,
     },
+    /// The sink is not this pipeline's output for this source.
+    #[error("{}{}: {reason}", path.display(), line.map(|n| format!(" line {n}")).unwrap_or_default())]
+    Sink {
+        /// The sink file.
+        path: PathBuf,
+        /// The 1-based line, if the fault is in one.
+        line: Option<u64>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process holds the state directory.
+    #[error(transparent)]
+    Locked(#[from] OwnershipError),
     /// The state does not fit the source: the wrong state directory or source.
     #[error("{0}")]
     Mismatch(String),
@@ -145,110 +165,96 @@ pub enum PipelineError {
 
 /// Runs the pipeline until the source is exhausted or `max_batches` is reached, calling
 /// `progress` after every checkpoint.
+///
+/// Everything is checked before anything is written: the source (one streaming pass),
+/// the record, the sink (line by line against the source) and the ack log. Then the
+/// run takes the state directory ([`Ownership`]) for its whole length and checks again
+/// under it, since another process may have moved things on in between.
 pub fn run(
     runtime: &Runtime,
     config: &Config,
     mut progress: impl FnMut(Progress),
 ) -> Result<Summary, PipelineError> {
-    let messages = config.source.load()?;
-    let total = messages.len() as u64;
-    let dir = &config.state_dir;
-    let state_error = |source| PipelineError::State {
-        dir: dir.clone(),
-        source,
-    };
-    let location = config
-        .storage
-        .clone()
-        .unwrap_or_else(|| StorageLocation::files(dir));
-    let key = config
-        .key
-        .as_deref()
-        .unwrap_or(pipeline_checkpoint_host::DEFAULT_KEY);
-    let record = location.describe(key);
-    let storage_error = |source| PipelineError::Storage {
-        location: location.to_string(),
-        source,
-    };
-    let checkpoint_error = |source| PipelineError::Checkpoint {
-        record: record.clone(),
-        source,
-    };
-    let storage = location.open().map_err(storage_error)?;
-
-    // Read the checkpoint before creating any file: a corrupt record must stop the run
-    // with the state directory exactly as it was.
-    let resumed_from = runtime
-        .open(Some(key), storage, MemoryConsumer::new())
-        .and_then(|mut reader| reader.get_checkpoint())
-        .map_err(checkpoint_error)?;
-    if resumed_from > total {
-        return Err(PipelineError::Mismatch(format!(
-            "checkpoint {record} says {resumed_from} messages were processed, but the source has \
-             only {total}: is this the right state directory for this source?"
-        )));
+    let total = config.source.scan(runtime.limits().id_bytes)?;
+    let state = State::new(config);
+    // A damaged state is refused with the directory exactly as it was; and if another
+    // process holds it, that is the reason to give, not what it is in the middle of.
+    if let Err(refused) = state.examine(runtime, config, total) {
+        Ownership::check_free(&state.dir)?;
+        return Err(refused);
     }
+    pipeline_checkpoint_host::backends::files::create_dirs_durably(&state.dir)
+        .map_err(|source| state.state_error(source))?;
+    let _owner = Ownership::acquire(&state.dir, config.lock_wait)?;
+    let resume = state.examine(runtime, config, total)?;
 
-    let sink_path = dir.join(SINK_FILE);
-    let in_sink = count_lines(&sink_path).map_err(state_error)?;
-    if in_sink < resumed_from {
-        return Err(PipelineError::Mismatch(format!(
-            "{} holds {in_sink} messages but the checkpoint says {resumed_from} were processed: \
-             the sink lost messages; restore it or reset the checkpoint",
-            sink_path.display()
-        )));
-    }
-    let mut sink = AppendLog::open(sink_path).map_err(state_error)?;
-    let redelivered = sink.truncate_lines(resumed_from).map_err(state_error)?;
-    let consumer = FileConsumer::open(dir.join(ACK_LOG_FILE)).map_err(state_error)?;
-    let storage = location.open().map_err(storage_error)?;
+    let mut sink = AppendLog::open(state.sink_path()).map_err(|e| state.state_error(e))?;
+    sink.cut_to(resume.sink.keep_bytes)
+        .map_err(|e| state.state_error(e))?;
+    let redelivered = resume.sink.lines - resume.offset;
+    let covering = Arc::new(AtomicU64::new(resume.offset));
+    let consumer = FileConsumer::open(state.ack_log_path())
+        .map_err(|e| state.state_error(e))?
+        .recording_offsets(covering.clone());
+    let storage = state.location.open().map_err(|e| state.storage_error(e))?;
     let mut manager = runtime
-        .open(Some(key), storage, consumer)
-        .map_err(checkpoint_error)?;
+        .open(Some(state.key), storage, consumer)
+        .map_err(|e| state.checkpoint_error(e))?;
 
-    let acked_through = acked_through(&dir.join(ACK_LOG_FILE), &messages).map_err(state_error)?;
-    let reacknowledged = resumed_from.saturating_sub(acked_through);
-    if reacknowledged > 0 {
-        let mut ids: Vec<String> = messages[acked_through as usize..resumed_from as usize]
-            .iter()
-            .map(|m| m.id.clone())
-            .collect();
-        manager
-            .write_checkpoint_batch(&mut ids, resumed_from)
-            .map_err(checkpoint_error)?;
+    let batch_size = config.batch_size.max(1);
+    let mut messages = config.source.messages()?;
+    let mut ids = Vec::with_capacity(batch_size);
+    // Messages the record covers that the ack log does not: a crash came between a
+    // checkpoint and its ack. Acknowledged now, by repeating the durable offset (an ack
+    // alone), in batches.
+    let mut position = 0;
+    while position < resume.offset {
+        ids.clear();
+        while ids.len() < batch_size && position < resume.offset {
+            let (_, message) = next_message(&mut messages, &config.source)?;
+            if position >= resume.acked_through {
+                ids.push(message.id);
+            }
+            position += 1;
+        }
+        if !ids.is_empty() {
+            manager
+                .write_checkpoint_batch(&mut ids, resume.offset)
+                .map_err(|e| state.checkpoint_error(e))?;
+        }
     }
+    let reacknowledged = resume.offset.saturating_sub(resume.acked_through);
 
     let started = Instant::now();
-    let mut offset = resumed_from;
+    let mut offset = resume.offset;
     let mut batches = 0;
     let mut lines = Vec::new();
-    let mut ids = Vec::with_capacity(config.batch_size.max(1));
-    for batch in messages[resumed_from as usize..].chunks(config.batch_size.max(1)) {
-        if config.max_batches.is_some_and(|max| batches >= max) {
-            break;
-        }
+    while offset < total && !config.max_batches.is_some_and(|max| batches >= max) {
         lines.clear();
         ids.clear();
-        for message in batch {
+        while ids.len() < batch_size && offset + (ids.len() as u64) < total {
+            let (_, message) = next_message(&mut messages, &config.source)?;
             lines.extend_from_slice(message.line.as_bytes());
             lines.push(b'\n');
-            ids.push(message.id.clone());
+            ids.push(message.id);
         }
         // The batch's output is durable before its checkpoint: after a crash between
         // the two, the batch is processed again (a duplicate), never skipped.
-        sink.append(&lines).map_err(state_error)?;
-        offset += batch.len() as u64;
+        sink.append(&lines).map_err(|e| state.state_error(e))?;
+        let next = offset + ids.len() as u64;
+        covering.store(next, Ordering::Release);
         manager
-            .write_checkpoint_batch(&mut ids, offset)
-            .map_err(checkpoint_error)?;
+            .write_checkpoint_batch(&mut ids, next)
+            .map_err(|e| state.checkpoint_error(e))?;
+        offset = next;
         batches += 1;
         progress(Progress { offset, total });
     }
     Ok(Summary {
-        resumed_from,
+        resumed_from: resume.offset,
         offset,
         total,
-        messages: offset - resumed_from,
+        messages: offset - resume.offset,
         batches,
         redelivered,
         reacknowledged,
@@ -256,34 +262,179 @@ pub fn run(
     })
 }
 
-/// How many leading messages the ack log shows acknowledged: one past the index of
-/// its last acknowledged id (acks go in stream order), or 0 for an empty log.
-fn acked_through(ack_log: &Path, messages: &[Message]) -> Result<u64, StorageError> {
-    let acks = FileConsumer::read_log(ack_log)?;
-    let Some(last) = acks.iter().rev().find_map(|ids| ids.last()) else {
-        return Ok(0);
-    };
-    messages
-        .iter()
-        .rposition(|m| &m.id == last)
-        .map(|index| index as u64 + 1)
-        .ok_or_else(|| {
-            StorageError::InvalidData(
-                format!(
-                    "{} acknowledges {last:?}, which is not in the source: is this the right \
-                     state directory for this source?",
-                    ack_log.display()
-                )
-                .into(),
-            )
-        })
+/// The next message of a source that [`Source::scan`] counted: one that has fewer is a
+/// source that changed under the run.
+fn next_message(
+    messages: &mut Messages,
+    source: &Source,
+) -> Result<(usize, Message), PipelineError> {
+    messages.next().unwrap_or_else(|| {
+        Err(PipelineError::Mismatch(format!(
+            "the source {source:?} ended early: it changed while the pipeline ran"
+        )))
+    })
 }
 
-/// The number of complete lines in the file at `path` (0 if it does not exist).
+/// Where a run's state is, and the errors that name it.
+struct State<'a> {
+    dir: PathBuf,
+    location: StorageLocation,
+    key: &'a str,
+    record: String,
+}
+
+/// What a run resumes from, as [`State::examine`] found it.
+struct Resume {
+    /// The durable offset.
+    offset: u64,
+    /// What the sink holds.
+    sink: sink::SinkCheck,
+    /// How many leading messages the ack log shows acknowledged.
+    acked_through: u64,
+}
+
+impl<'a> State<'a> {
+    fn new(config: &'a Config) -> Self {
+        let dir = config.state_dir.clone();
+        let location = config
+            .storage
+            .clone()
+            .unwrap_or_else(|| StorageLocation::files(&dir));
+        let key = config
+            .key
+            .as_deref()
+            .unwrap_or(pipeline_checkpoint_host::DEFAULT_KEY);
+        let record = location.describe(key);
+        Self {
+            dir,
+            location,
+            key,
+            record,
+        }
+    }
+
+    fn sink_path(&self) -> PathBuf {
+        self.dir.join(SINK_FILE)
+    }
+
+    fn ack_log_path(&self) -> PathBuf {
+        self.dir.join(ACK_LOG_FILE)
+    }
+
+    fn state_error(&self, source: StorageError) -> PipelineError {
+        PipelineError::State {
+            dir: self.dir.clone(),
+            source,
+        }
+    }
+
+    fn storage_error(&self, source: StorageError) -> PipelineError {
+        PipelineError::Storage {
+            location: self.location.to_string(),
+            source,
+        }
+    }
+
+    fn checkpoint_error(&self, source: Error) -> PipelineError {
+        PipelineError::Checkpoint {
+            record: self.record.clone(),
+            source,
+        }
+    }
+
+    /// Reads the checkpoint, checks the sink against the source and reads the ack log,
+    /// writing nothing.
+    fn examine(
+        &self,
+        runtime: &Runtime,
+        config: &Config,
+        total: u64,
+    ) -> Result<Resume, PipelineError> {
+        let storage = self
+            .location
+            .open_read_only()
+            .map_err(|e| self.storage_error(e))?;
+        let offset = runtime
+            .open(Some(self.key), storage, MemoryConsumer::new())
+            .and_then(|mut reader| reader.get_checkpoint())
+            .map_err(|e| self.checkpoint_error(e))?;
+        if offset > total {
+            return Err(PipelineError::Mismatch(format!(
+                "checkpoint {} says {offset} messages were processed, but the source has \
+                 only {total}: is this the right state directory for this source?",
+                self.record
+            )));
+        }
+        let sink = sink::check(&self.sink_path(), &config.source, offset)?;
+        if sink.lines < offset {
+            return Err(PipelineError::Mismatch(format!(
+                "{} holds {} messages but the checkpoint says {offset} were processed: the \
+                 sink lost messages; restore it or reset the checkpoint",
+                self.sink_path().display(),
+                sink.lines
+            )));
+        }
+        let acked_through =
+            acked_through(&self.ack_log_path(), &config.source).map_err(|e| self.state_error(e))?;
+        Ok(Resume {
+            offset,
+            sink,
+            acked_through,
+        })
+    }
+}
+
+/// How many leading messages the ack log shows acknowledged: the offset its last line
+/// covers, or, for a log written before lines carried offsets, one past the position of
+/// its last acknowledged id (acks go in stream order); 0 for an empty log.
+fn acked_through(ack_log: &Path, source: &Source) -> Result<u64, StorageError> {
+    let last = match FileConsumer::last_entry(ack_log)? {
+        None => return Ok(0),
+        Some(AckEntry {
+            offset: Some(offset),
+            ..
+        }) => return Ok(offset),
+        Some(entry) => match entry.ids.last() {
+            Some(id) => id.clone(),
+            None => return Ok(0),
+        },
+    };
+    let not_found = || {
+        StorageError::InvalidData(
+            format!(
+                "{} acknowledges {last:?}, which is not in the source: is this the right \
+                 state directory for this source?",
+                ack_log.display()
+            )
+            .into(),
+        )
+    };
+    let mut found = None;
+    for (index, message) in source.messages().map_err(|_| not_found())?.enumerate() {
+        let (_, message) = message.map_err(|_| not_found())?;
+        if message.id == last {
+            found = Some(index as u64 + 1);
+        }
+    }
+    found.ok_or_else(not_found)
+}
+
+/// The number of complete lines in the file at `path` (0 if it does not exist), read
+/// as a stream.
 pub fn count_lines(path: &Path) -> Result<u64, StorageError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(complete_lines(&bytes).count() as u64),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(StorageError::io("reading", path, e)),
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(StorageError::io("reading", path, e)),
+    };
+    let mut buf = vec![0; 64 << 10];
+    let mut lines = 0;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+            Err(e) => return Err(StorageError::io("reading", path, e)),
+        }
     }
 }

@@ -1,12 +1,19 @@
 //! Where the pipeline's messages come from: a JSON Lines file, or a deterministic
-//! generator.
+//! generator. Both are read as streams, so a run's memory does not grow with them.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::fs::File;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::PipelineError;
+
+/// The longest source line accepted, in bytes: a message is one line, and a line
+/// longer than this is a wrong file, not a message.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// One message: its id and the exact line the sink receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,14 +37,189 @@ pub enum Source {
 }
 
 impl Source {
-    /// Loads and validates every message, so a bad source is refused before anything
-    /// is processed or written.
-    pub fn load(&self) -> Result<Vec<Message>, PipelineError> {
+    /// Checks every message without keeping any, so that a bad source is refused
+    /// before anything is processed or written: each line a JSON object whose `"id"`
+    /// is a non-empty string of at most `max_id_bytes`, unique in the file. Returns
+    /// how many messages there are. Memory: one 64-bit hash per id.
+    pub fn scan(&self, max_id_bytes: usize) -> Result<u64, PipelineError> {
+        let path = match self {
+            Source::Generated { count } => return Ok(*count),
+            Source::File(path) => path,
+        };
+        let mut seen = HashSet::with_hasher(FixedState::default());
+        let mut count = 0;
+        for message in self.messages()? {
+            let (number, message) = message?;
+            if message.id.len() > max_id_bytes {
+                return Err(bad(
+                    path,
+                    number,
+                    format!(
+                        "\"id\" is {} bytes; the limit is {max_id_bytes}",
+                        message.id.len()
+                    ),
+                ));
+            }
+            if !seen.insert(seen.hasher().hash_one(&message.id)) {
+                // Equal hashes: find the first line with this id to be sure, and to say
+                // where it is (a rare second pass, only on a duplicate or a collision).
+                if let Some(first) = first_line_with(path, &message.id, number)? {
+                    return Err(bad(
+                        path,
+                        number,
+                        format!("duplicate id {:?} (first on line {first})", message.id),
+                    ));
+                }
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The messages in order, from the first, each with its 1-based line number.
+    pub fn messages(&self) -> Result<Messages, PipelineError> {
+        Ok(match self {
+            Source::Generated { count } => Messages::Generated {
+                next: 0,
+                count: *count,
+            },
+            Source::File(path) => Messages::File {
+                reader: BufReader::new(File::open(path).map_err(|e| PipelineError::Source {
+                    path: path.clone(),
+                    line: None,
+                    reason: e.to_string(),
+                })?),
+                path: path.clone(),
+                number: 0,
+                buf: Vec::new(),
+            },
+        })
+    }
+}
+
+/// A source read as a stream: see [`Source::messages`].
+pub enum Messages {
+    /// Generated messages, `next` to `count`.
+    Generated {
+        /// The index of the next message.
+        next: u64,
+        /// How many there are.
+        count: u64,
+    },
+    /// Lines of a file.
+    File {
+        /// The file.
+        reader: BufReader<File>,
+        /// Its path, for messages.
+        path: PathBuf,
+        /// The number of the last line read.
+        number: usize,
+        /// The line being read.
+        buf: Vec<u8>,
+    },
+}
+
+impl Iterator for Messages {
+    type Item = Result<(usize, Message), PipelineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
         match self {
-            Source::Generated { count } => Ok((0..*count).map(generated).collect()),
-            Source::File(path) => load_file(path),
+            Messages::Generated { next, count } => {
+                if next == count {
+                    return None;
+                }
+                let message = generated(*next);
+                *next += 1;
+                Some(Ok((*next as usize, message)))
+            }
+            Messages::File {
+                reader,
+                path,
+                number,
+                buf,
+            } => {
+                buf.clear();
+                *number += 1;
+                let read = reader
+                    .by_ref()
+                    .take(MAX_LINE_BYTES as u64 + 2)
+                    .read_until(b'\n', buf);
+                match read {
+                    Ok(0) => None,
+                    Ok(_) => Some(parse_line(path, *number, buf).map(|m| (*number, m))),
+                    Err(e) => Some(Err(bad(path, *number, e.to_string()))),
+                }
+            }
         }
     }
+}
+
+/// The hasher of [`Source::scan`]'s set: fixed keys, so no per-process randomness is
+/// needed (the hashes never leave the process).
+type FixedState = BuildHasherDefault<DefaultHasher>;
+
+fn bad(path: &Path, line: usize, reason: String) -> PipelineError {
+    PipelineError::Source {
+        path: path.to_owned(),
+        line: Some(line),
+        reason,
+    }
+}
+
+#[derive(Deserialize)]
+struct Line {
+    id: serde_json::Value,
+}
+
+/// Line `number` of the source, with its newline (if any) still on.
+fn parse_line(path: &Path, number: usize, raw: &[u8]) -> Result<Message, PipelineError> {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.len() > MAX_LINE_BYTES {
+        return Err(bad(
+            path,
+            number,
+            format!("the line is over {MAX_LINE_BYTES} bytes"),
+        ));
+    }
+    let line = std::str::from_utf8(raw).map_err(|e| bad(path, number, e.to_string()))?;
+    if line.trim().is_empty() {
+        return Err(bad(
+            path,
+            number,
+            "empty line; each line must be a JSON object with an \"id\"".into(),
+        ));
+    }
+    let parsed: Line = serde_json::from_str(line).map_err(|e| bad(path, number, e.to_string()))?;
+    let id = match parsed.id {
+        serde_json::Value::String(id) if !id.is_empty() => id,
+        serde_json::Value::String(_) => return Err(bad(path, number, "\"id\" is empty".into())),
+        other => {
+            return Err(bad(
+                path,
+                number,
+                format!("\"id\" must be a string, found {other}"),
+            ));
+        }
+    };
+    Ok(Message {
+        id,
+        line: line.to_owned(),
+    })
+}
+
+/// The number of the first line before `before` whose id is `id`, if any.
+fn first_line_with(path: &Path, id: &str, before: usize) -> Result<Option<usize>, PipelineError> {
+    for message in (Source::File(path.to_owned())).messages()? {
+        let (number, message) = message?;
+        if number >= before {
+            break;
+        }
+        if message.id == id {
+            return Ok(Some(number));
+        }
+    }
+    Ok(None)
 }
 
 /// The `index`-th generated message: a UUID-shaped id (36 bytes, like most brokers'
@@ -60,65 +242,43 @@ pub fn generated(index: u64) -> Message {
     Message { id, line }
 }
 
-#[derive(Deserialize)]
-struct Line {
-    id: serde_json::Value,
-}
-
-fn load_file(path: &Path) -> Result<Vec<Message>, PipelineError> {
-    let bad = |line: usize, reason: String| PipelineError::Source {
-        path: path.to_owned(),
-        line: Some(line),
-        reason,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Source {
-        path: path.to_owned(),
-        line: None,
-        reason: e.to_string(),
-    })?;
-    let mut first_seen: HashMap<&str, usize> = HashMap::new();
-    let mut messages = Vec::new();
-    for (index, raw) in text.lines().enumerate() {
-        let number = index + 1;
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            return Err(bad(
-                number,
-                "empty line; each line must be a JSON object with an \"id\"".into(),
-            ));
-        }
-        let parsed: Line = serde_json::from_str(line).map_err(|e| bad(number, e.to_string()))?;
-        let id = match parsed.id {
-            serde_json::Value::String(id) if !id.is_empty() => id,
-            serde_json::Value::String(_) => return Err(bad(number, "\"id\" is empty".into())),
-            other => {
-                return Err(bad(
-                    number,
-                    format!("\"id\" must be a string, found {other}"),
-                ));
-            }
-        };
-        messages.push(Message {
-            id,
-            line: line.to_owned(),
-        });
-    }
-    // Ids must be unique: an ack names messages by id, so two messages sharing one
-    // could not be told apart.
-    for (index, message) in messages.iter().enumerate() {
-        if let Some(first) = first_seen.insert(&message.id, index + 1) {
-            return Err(bad(
-                index + 1,
-                format!("duplicate id {:?} (first on line {first})", message.id),
-            ));
-        }
-    }
-    Ok(messages)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Scans the source, then reads it whole, as a run does.
+    fn load(source: &Source) -> Result<Vec<Message>, PipelineError> {
+        let count = source.scan(4096)?;
+        let messages: Vec<Message> = source
+            .messages()?
+            .map(|m| m.map(|(_, m)| m))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(messages.len() as u64, count);
+        Ok(messages)
+    }
+
+    /// An id over the limit, a line over the limit and bytes that are not UTF-8 are
+    /// refused naming the line.
+    #[test]
+    fn oversized_ids_and_lines_and_non_utf8_are_refused_naming_the_line() {
+        let long_id = format!("{{\"id\":\"{}\"}}\n", "x".repeat(4097));
+        let long_line = format!(
+            "{{\"id\":\"a\",\"pad\":\"{}\"}}\n",
+            "x".repeat(MAX_LINE_BYTES)
+        );
+        for (text, reason) in [
+            (long_id.as_bytes(), "4097 bytes"),
+            (long_line.as_bytes(), "over 1048576 bytes"),
+            (&b"{\"id\":\"a\xff\"}\n"[..], "invalid utf-8"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("source.jsonl");
+            std::fs::write(&path, text).unwrap();
+            let err = load(&Source::File(path)).unwrap_err().to_string();
+            assert!(err.contains("line 1"), "{err}");
+            assert!(err.to_lowercase().contains(reason), "{err}");
+        }
+    }
 
     fn source_file(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -130,8 +290,8 @@ mod tests {
     /// Generated ids are UUID-shaped, unique, and the same on every run.
     #[test]
     fn generated_messages_are_deterministic_unique_and_uuid_shaped() {
-        let a = Source::Generated { count: 10_000 }.load().unwrap();
-        let b = Source::Generated { count: 10_000 }.load().unwrap();
+        let a = load(&Source::Generated { count: 10_000 }).unwrap();
+        let b = load(&Source::Generated { count: 10_000 }).unwrap();
         assert_eq!(a, b);
         let ids: std::collections::HashSet<_> = a.iter().map(|m| &m.id).collect();
         assert_eq!(ids.len(), a.len());
@@ -147,7 +307,7 @@ mod tests {
     #[test]
     fn file_messages_keep_their_lines_in_order() {
         let (_dir, path) = source_file("{\"id\":\"a\",\"x\":1}\r\n{\"id\": \"b\"}\n");
-        let messages = Source::File(path).load().unwrap();
+        let messages = load(&Source::File(path)).unwrap();
         assert_eq!(messages[0].id, "a");
         assert_eq!(messages[0].line, "{\"id\":\"a\",\"x\":1}");
         assert_eq!(messages[1].id, "b");
@@ -169,7 +329,7 @@ mod tests {
             ),
         ] {
             let (_dir, path) = source_file(text);
-            let err = Source::File(path.clone()).load().unwrap_err();
+            let err = load(&Source::File(path.clone())).unwrap_err();
             let shown = err.to_string();
             assert!(shown.contains(&path.display().to_string()), "{shown}");
             assert!(shown.contains(&format!("line {line}")), "{text:?}: {shown}");
@@ -180,9 +340,7 @@ mod tests {
     /// A source that cannot be read is refused naming the file.
     #[test]
     fn unreadable_source_is_refused_naming_the_file() {
-        let err = Source::File("/nonexistent/source.jsonl".into())
-            .load()
-            .unwrap_err();
+        let err = load(&Source::File("/nonexistent/source.jsonl".into())).unwrap_err();
         assert!(
             err.to_string().contains("/nonexistent/source.jsonl"),
             "{err}"

@@ -25,6 +25,9 @@ pub mod files;
 pub trait Backend: fmt::Debug + fmt::Display + Send + Sync {
     /// Opens the storage (creating a missing directory, or connecting lazily).
     fn open(&self) -> Result<Box<dyn Storage>, StorageError>;
+    /// Opens the storage for reading only: it creates nothing, and refuses puts where
+    /// the backend can tell (files); for tools that only look.
+    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError>;
     /// The location of tenant `id`'s records, apart from every other tenant's.
     fn for_tenant(&self, id: &str) -> Arc<dyn Backend>;
     /// Where `key`'s record is, for messages: a file path or a URL.
@@ -50,6 +53,11 @@ impl StorageLocation {
     /// Opens the storage.
     pub fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
         self.0.open()
+    }
+
+    /// Opens the storage to read only, creating nothing.
+    pub fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
+        self.0.open_read_only()
     }
 
     /// The location of tenant `id`'s records: `DIR/ID`, or `PREFIX/ID`.

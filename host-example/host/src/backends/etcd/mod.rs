@@ -255,6 +255,11 @@ impl crate::backends::Backend for EtcdUrl {
         Ok(Box::new(EtcdStorage::new(self.clone())))
     }
 
+    /// etcd creates nothing on a read: the same client.
+    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
+        self.open()
+    }
+
     fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn crate::backends::Backend> {
         std::sync::Arc::new(EtcdUrl {
             prefix: self.etcd_key(id),

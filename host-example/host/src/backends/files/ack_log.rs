@@ -2,29 +2,62 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::append_log::{AppendLog, complete_lines};
+use super::append_log::{AppendLog, complete_lines, last_complete_line};
 use super::io_error;
 use crate::{AckError, AckResult, Cause, Consumer, StorageError};
 
 /// A consumer that appends each acknowledgement to a log file, one JSON line per
-/// call (`{"ids":[...]}`), synced before `ack` returns: an id in the log is an id the
-/// upstream may never redeliver, even after power loss.
+/// call, synced before `ack` returns: an id in the log is an id the upstream may never
+/// redeliver, even after power loss.
 ///
-/// A log has one writer at a time. Read it back with [`FileConsumer::read_log`].
+/// A line is `{"ids":[...]}`, or, for a log that records offsets
+/// ([`FileConsumer::recording_offsets`]), `{"v":2,"offset":N,"ids":[...]}`: the
+/// checkpoint offset whose durability the ack followed, so a reader knows exactly which
+/// messages the log covers without looking ids up. A log has one writer at a time.
+/// Read it back with [`FileConsumer::read_log`] or [`FileConsumer::read_entries`].
 #[derive(Debug)]
 pub struct FileConsumer {
     log: AppendLog,
     /// Reused across calls: a pipeline acks once per batch, forever.
     line: Vec<u8>,
+    /// The offset being checkpointed, set by the writer before each checkpoint.
+    offset: Option<Arc<AtomicU64>>,
 }
 
-/// One line of the log: `&[String]` when writing, `Vec<String>` when reading.
-#[derive(Serialize, Deserialize)]
-struct AckLine<T> {
-    ids: T,
+/// The format version of lines that carry an offset.
+pub const ACK_LOG_VERSION: u64 = 2;
+
+/// One line of the log as written.
+#[derive(Serialize)]
+struct AckLine<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    v: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    ids: &'a [String],
+}
+
+/// One line of the log as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AckEntry {
+    /// The line's format version: 1 for `{"ids":[...]}`, [`ACK_LOG_VERSION`] for
+    /// lines with an offset.
+    #[serde(default = "first_version", rename = "v")]
+    pub version: u64,
+    /// The checkpoint offset this acknowledgement followed (version 2 lines).
+    #[serde(default)]
+    pub offset: Option<u64>,
+    /// The ids acknowledged.
+    pub ids: Vec<String>,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 impl FileConsumer {
@@ -34,7 +67,15 @@ impl FileConsumer {
         Ok(Self {
             log: AppendLog::open(path)?,
             line: Vec::new(),
+            offset: None,
         })
+    }
+
+    /// Records in each line the value of `offset` at the time of the ack: the writer
+    /// stores there the offset it is about to checkpoint, before each checkpoint.
+    pub fn recording_offsets(mut self, offset: Arc<AtomicU64>) -> Self {
+        self.offset = Some(offset);
+        self
     }
 
     /// The log file.
@@ -46,19 +87,45 @@ impl FileConsumer {
     /// line is ignored; any other line that does not parse is an error naming its line
     /// number.
     pub fn read_log(path: &Path) -> Result<Vec<Vec<String>>, StorageError> {
+        Ok(Self::read_entries(path)?
+            .into_iter()
+            .map(|entry| entry.ids)
+            .collect())
+    }
+
+    /// Reads every line of the log at `path`, with its version and offset.
+    pub fn read_entries(path: &Path) -> Result<Vec<AckEntry>, StorageError> {
         let bytes = fs::read(path).map_err(|e| io_error("reading", path, e))?;
         complete_lines(&bytes)
-            .map(|(number, line)| {
-                serde_json::from_slice::<AckLine<Vec<String>>>(line)
-                    .map(|record| record.ids)
-                    .map_err(|e| {
-                        StorageError::InvalidData(Cause::with_source(
-                            format!("{} line {number}", path.display()),
-                            e,
-                        ))
-                    })
-            })
+            .map(|(number, line)| parse_entry(path, number, line))
             .collect()
+    }
+
+    /// The last complete line of the log at `path` (`None` if the log is empty or
+    /// missing), read from the end: a pipeline's resume looks at it alone, however
+    /// long the log has grown.
+    pub fn last_entry(path: &Path) -> Result<Option<AckEntry>, StorageError> {
+        match last_complete_line(path)? {
+            None => Ok(None),
+            Some((number, line)) => parse_entry(path, number, &line).map(Some),
+        }
+    }
+}
+
+/// Line `number` of the log at `path`; a line of an unknown version is refused rather
+/// than misread.
+fn parse_entry(path: &Path, number: usize, line: &[u8]) -> Result<AckEntry, StorageError> {
+    let bad = |why: String| {
+        StorageError::InvalidData(Cause::new(format!(
+            "{} line {number}: {why}",
+            path.display()
+        )))
+    };
+    let entry: AckEntry = serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
+    match (entry.version, entry.offset) {
+        (1, None) | (ACK_LOG_VERSION, Some(_)) => Ok(entry),
+        (ACK_LOG_VERSION, None) => Err(bad("a version 2 line without an offset".into())),
+        (version, _) => Err(bad(format!("unknown format version {version}"))),
     }
 }
 
@@ -66,7 +133,13 @@ impl Consumer for FileConsumer {
     fn ack(&mut self, ids: &[String]) -> AckResult {
         self.line.clear();
         // serde_json escapes quotes and newlines, so one call is always one line.
-        serde_json::to_writer(&mut self.line, &AckLine { ids }).map_err(|e| {
+        let offset = self.offset.as_ref().map(|o| o.load(Ordering::Acquire));
+        let line = AckLine {
+            v: offset.map(|_| ACK_LOG_VERSION),
+            offset,
+            ids,
+        };
+        serde_json::to_writer(&mut self.line, &line).map_err(|e| {
             AckError::InvalidBatch(format!("encoding ids for {}: {e}", self.path().display()))
         })?;
         self.line.push(b'\n');
@@ -149,5 +222,53 @@ mod tests {
         let err = FileConsumer::read_log(&path).unwrap_err().to_string();
         let start = format!("invalid stored data: {} line 2: ", path.display());
         assert!(err.starts_with(&start), "{err:?}");
+    }
+
+    /// A log that records offsets writes version 2 lines, reads back their offsets
+    /// beside older lines, and its last entry is read from the end.
+    #[test]
+    fn offsets_are_recorded_in_version_2_lines_and_the_last_entry_is_read_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acks.log");
+        fs::write(&path, "{\"ids\":[\"a\"]}\n").unwrap();
+        assert_eq!(
+            FileConsumer::last_entry(&path).unwrap().unwrap().offset,
+            None
+        );
+        let offset = Arc::new(AtomicU64::new(0));
+        let mut consumer = FileConsumer::open(&path)
+            .unwrap()
+            .recording_offsets(offset.clone());
+        offset.store(7, Ordering::Release);
+        consumer.ack(&["b".into()]).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.ends_with("{\"v\":2,\"offset\":7,\"ids\":[\"b\"]}\n"),
+            "{text}"
+        );
+        let entries = FileConsumer::read_entries(&path).unwrap();
+        assert_eq!((entries[0].version, entries[0].offset), (1, None));
+        assert_eq!((entries[1].version, entries[1].offset), (2, Some(7)));
+        assert_eq!(
+            FileConsumer::last_entry(&path).unwrap(),
+            Some(entries[1].clone())
+        );
+        assert_eq!(
+            FileConsumer::last_entry(&dir.path().join("none")).unwrap(),
+            None
+        );
+    }
+
+    /// A line of an unknown format version, or a version 2 line without its offset,
+    /// is refused naming the line rather than misread.
+    #[test]
+    fn unknown_versions_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acks.log");
+        for line in ["{\"v\":3,\"offset\":1,\"ids\":[]}", "{\"v\":2,\"ids\":[]}"] {
+            fs::write(&path, format!("{line}\n")).unwrap();
+            let err = FileConsumer::last_entry(&path).unwrap_err().to_string();
+            assert!(err.contains("line 1"), "{err}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! repairs the torn tail a crash can leave.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
@@ -34,6 +34,7 @@ impl AppendLog {
         create_dirs_durably(dir)?;
         let mut options = OpenOptions::new();
         options.read(true).append(true);
+        no_follow(&mut options);
         let mut file = match options.clone().create_new(true).open(&path) {
             Ok(file) => {
                 // A new file's name is an entry in its directory, durable only once
@@ -46,6 +47,7 @@ impl AppendLog {
                 .map_err(|e| io_error("opening", &path, e))?,
             Err(e) => return Err(io_error("creating", &path, e)),
         };
+        regular_file(&file, &path)?;
         let committed = end_of_last_line(&mut file).map_err(|e| io_error("reading", &path, e))?;
         let mut log = Self {
             path,
@@ -99,33 +101,48 @@ impl AppendLog {
 
     /// Keeps the first `keep` complete lines and removes the rest, durably; returns how
     /// many lines were removed. Fails without changing anything if there are fewer.
+    /// Reads the log as a stream: its size does not matter.
     pub fn truncate_lines(&mut self, keep: u64) -> Result<u64, StorageError> {
-        let bytes = std::fs::read(&self.path).map_err(|e| io_error("reading", &self.path, e))?;
-        let mut ends = bytes
-            .iter()
-            .enumerate()
-            .filter(|&(_, &b)| b == b'\n')
-            .map(|(i, _)| i as u64 + 1);
-        let cut_at = match keep {
-            0 => 0,
-            keep => ends.nth(keep as usize - 1).ok_or_else(|| {
-                StorageError::InvalidData(Cause::new(format!(
-                    "{} has fewer than {keep} lines",
-                    self.path.display()
-                )))
-            })?,
-        };
-        let removed = complete_lines(&bytes[cut_at as usize..]).count() as u64;
-        if cut_at != self.committed {
+        let reading = |e| io_error("reading", &self.path, e);
+        let mut reader = BufReader::new(File::open(&self.path).map_err(reading)?);
+        let (mut lines, mut cut_at, mut line) = (0u64, 0u64, Vec::new());
+        let mut removed = 0;
+        loop {
+            line.clear();
+            let read = reader.read_until(b'\n', &mut line).map_err(reading)?;
+            if read == 0 || !line.ends_with(b"\n") {
+                break;
+            }
+            lines += 1;
+            if lines <= keep {
+                cut_at += read as u64;
+            } else {
+                removed += 1;
+            }
+        }
+        if lines < keep {
+            return Err(StorageError::InvalidData(Cause::new(format!(
+                "{} has fewer than {keep} lines",
+                self.path.display()
+            ))));
+        }
+        self.cut_to(cut_at)?;
+        Ok(removed)
+    }
+
+    /// Keeps the first `len` bytes, which must end a line (or be 0), and removes the
+    /// rest, durably.
+    pub fn cut_to(&mut self, len: u64) -> Result<(), StorageError> {
+        if len != self.committed {
             // The cut is synced before anything is appended after it, or a crash could
             // bring the removed lines back in front of the new ones.
             self.file
-                .set_len(cut_at)
+                .set_len(len)
                 .and_then(|()| self.file.sync_data())
                 .map_err(|e| io_error("truncating", &self.path, e))?;
-            self.committed = cut_at;
+            self.committed = len;
         }
-        Ok(removed)
+        Ok(())
     }
 
     /// Truncates the log to its committed length if a partial line may follow it:
@@ -161,11 +178,88 @@ pub fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(line, number)| (number, line))
 }
 
+/// The last complete line of the file at `path`, without its `'\n'`, and its 1-based
+/// line number; `None` for a missing or empty file. The line is found from the end, and
+/// counting the lines before it streams through the file in constant memory.
+pub fn last_complete_line(path: &Path) -> Result<Option<(usize, Vec<u8>)>, StorageError> {
+    let reading = |e| io_error("reading", path, e);
+    let mut options = OpenOptions::new();
+    options.read(true);
+    no_follow(&mut options);
+    let mut file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(reading(e)),
+    };
+    regular_file(&file, path)?;
+    let end = end_of_last_line(&mut file).map_err(reading)?;
+    if end == 0 {
+        return Ok(None);
+    }
+    // The start of the last line is just past the `'\n'` before `end - 1`.
+    let start = end_of_last_line_before(&mut file, end - 1).map_err(reading)?;
+    let mut line = vec![0; (end - 1 - start) as usize];
+    file.seek(SeekFrom::Start(start)).map_err(reading)?;
+    file.read_exact(&mut line).map_err(reading)?;
+    // Its number counts every line: the number of newlines up to and with it.
+    let mut number = 0;
+    file.seek(SeekFrom::Start(0)).map_err(reading)?;
+    let mut reader = BufReader::new(file.take(end));
+    loop {
+        let buf = reader.fill_buf().map_err(reading)?;
+        if buf.is_empty() {
+            break;
+        }
+        number += buf.iter().filter(|&&b| b == b'\n').count();
+        let consumed = buf.len();
+        reader.consume(consumed);
+    }
+    Ok(Some((number, line)))
+}
+
+/// Opens without following a symlink in the last component: a state file replaced by
+/// a link to another file must not have that file truncated or appended to.
+pub(crate) fn no_follow(options: &mut OpenOptions) {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+/// Refuses anything but a regular file: a FIFO or a device in a state file's place
+/// would block or feed a reader forever.
+pub(crate) fn regular_file(file: &File, path: &Path) -> Result<(), StorageError> {
+    let kind = file
+        .metadata()
+        .map_err(|e| io_error("inspecting", path, e))?
+        .file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    if kind.is_dir() {
+        return Err(io_error(
+            "reading",
+            path,
+            io::Error::from_raw_os_error(libc::EISDIR),
+        ));
+    }
+    Err(StorageError::Io(Cause::new(format!(
+        "{} is not a regular file",
+        path.display()
+    ))))
+}
+
 /// The offset just past the last `'\n'` in `file`, or 0; read backwards in chunks
 /// because a log can grow large and only its tail matters.
 fn end_of_last_line(file: &mut File) -> io::Result<u64> {
+    let len = file.metadata()?.len();
+    end_of_last_line_before(file, len)
+}
+
+/// The offset just past the last `'\n'` in the first `end` bytes of `file`, or 0.
+fn end_of_last_line_before(file: &mut File, mut end: u64) -> io::Result<u64> {
     let mut chunk = [0u8; 4096];
-    let mut end = file.metadata()?.len();
     while end > 0 {
         let start = end.saturating_sub(chunk.len() as u64);
         let buf = &mut chunk[..(end - start) as usize];

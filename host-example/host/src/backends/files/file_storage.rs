@@ -2,9 +2,12 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
 
+use super::append_log::{no_follow, regular_file};
 use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
 use crate::storage::{Expected, Stored, check_expected, content_version};
 use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
@@ -20,6 +23,12 @@ use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
 #[derive(Debug)]
 pub struct FileStorage {
     root: PathBuf,
+    /// How long a put waits for the directory's lock before it gives up.
+    lock_timeout: Duration,
+    /// The largest record `get` reads; a larger file is refused, not read.
+    max_value_bytes: usize,
+    /// Opened by [`FileStorage::open_read_only`]: puts are refused.
+    read_only: bool,
     /// Targets whose leftover temporary files this instance has already removed:
     /// debris only appears after a crash, so scanning once per process is enough.
     cleaned: HashSet<PathBuf>,
@@ -46,13 +55,48 @@ enum PutSync {
 #[doc(hidden)]
 pub const SKIP_PUT_SYNC_VAR: &str = "CHECKPOINT_DEBUG_SKIP_PUT_SYNC";
 
+/// How long a put waits for the directory's lock by default. Every holder keeps it for
+/// a read and a rename, microseconds: a wait this long means a holder that is stopped
+/// (SIGSTOP, a frozen VM), and the put fails `unavailable` instead of hanging.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest record `get` reads by default: far above any checkpoint record (tens of
+/// bytes) and the component's own limit on values, and small enough that a wrong or
+/// garbage file is refused without reading it into memory.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
+
 impl FileStorage {
     /// Opens the storage under `root`, creating the directory if it is missing.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
         create_dirs_durably(&root)?;
-        Ok(Self {
+        Ok(Self::at(root, false))
+    }
+
+    /// Opens the storage under `root` for reading only: nothing is created, not even a
+    /// missing root (whose keys then read as absent), and every put is refused.
+    pub fn open_read_only(root: impl Into<PathBuf>) -> Self {
+        Self::at(root.into(), true)
+    }
+
+    /// Waits at most `timeout` for the directory's lock in a put.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Refuses to read a record larger than `bytes`.
+    pub fn with_max_value_bytes(mut self, bytes: usize) -> Self {
+        self.max_value_bytes = bytes;
+        self
+    }
+
+    fn at(root: PathBuf, read_only: bool) -> Self {
+        Self {
             root,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+            read_only,
             cleaned: HashSet::new(),
             #[cfg(debug_assertions)]
             left_out: match std::env::var(SKIP_PUT_SYNC_VAR).as_deref() {
@@ -60,7 +104,7 @@ impl FileStorage {
                 Ok("directory") => Some(PutSync::Directory),
                 _ => None,
             },
-        })
+        }
     }
 
     /// Whether `put` leaves `sync` out: never, outside the power-cut tests.
@@ -132,7 +176,7 @@ impl FileStorage {
         // Cleaning and creating happen under the directory's lock, and each temporary
         // file stays locked until its rename: so a writer never removes another
         // writer's file in progress, not even in the instant after its creation.
-        let dir_lock = lock_dir(&dir)?;
+        let dir_lock = lock_dir(&dir, self.lock_timeout)?;
         // Best effort: debris only costs space, so failing to clean it must not turn
         // into a failed checkpoint; an uncleaned target is simply retried next time.
         if !self.cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
@@ -170,16 +214,48 @@ impl FileStorage {
             target,
             dir,
             sync_dir,
+            lock_timeout: self.lock_timeout,
+            max_value_bytes: self.max_value_bytes,
         })
     }
 
-    /// Reads `path` and its version, the hash of its bytes.
-    fn read(path: &Path) -> Result<Option<Stored>, StorageError> {
-        let bytes = match fs::read(path) {
-            Ok(bytes) => bytes,
+    /// Reads `path` and its version, the hash of its bytes: a regular file of at most
+    /// `max` bytes, never through a symlink, never blocking on a FIFO.
+    fn read(path: &Path, max: usize) -> Result<Option<Stored>, StorageError> {
+        let mut options = fs::OpenOptions::new();
+        options.read(true);
+        no_follow(&mut options);
+        // Opening a FIFO for reading would wait for a writer; O_NONBLOCK returns at once
+        // and the file type check below refuses it.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let file = match options.open(path) {
+            Ok(file) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(StorageError::InvalidData(Cause::new(format!(
+                    "{} is a symbolic link; records are never read through one",
+                    path.display()
+                ))));
+            }
             Err(e) => return Err(io_error("reading", path, e)),
         };
+        regular_file(&file, path)?;
+        let mut bytes = Vec::new();
+        file.take(max as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error("reading", path, e))?;
+        if bytes.len() > max {
+            let size = fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+            return Err(StorageError::InvalidData(Cause::new(format!(
+                "{} is {size} bytes, over the {max}-byte limit on records: not a checkpoint \
+                 record",
+                path.display()
+            ))));
+        }
         let value = String::from_utf8(bytes).map_err(|e| {
             StorageError::InvalidData(Cause::new(format!(
                 "{} is not UTF-8: invalid byte at offset {}",
@@ -201,6 +277,8 @@ struct Staged {
     dir: PathBuf,
     /// False only for the power-cut tests' mutant that leaves the directory sync out.
     sync_dir: bool,
+    lock_timeout: Duration,
+    max_value_bytes: usize,
 }
 
 impl Staged {
@@ -212,18 +290,24 @@ impl Staged {
             target,
             dir,
             sync_dir: sync,
+            lock_timeout,
+            max_value_bytes,
         } = self;
         {
             // Every writer of the directory takes its lock around the rename, so the
             // check below and the rename are one step for all of them. The lock is
             // held for a read and a rename only: the slow syncs happen outside it.
-            let _lock = lock_dir(&dir)?;
-            let version = match FileStorage::read(&target) {
+            let _lock = lock_dir(&dir, lock_timeout)?;
+            let version = match FileStorage::read(&target, max_value_bytes) {
                 Ok(current) => current.map(|s| s.version),
-                // Bytes that are not text match no version a writer could have read.
-                Err(StorageError::InvalidData(why)) => {
-                    return Err(StorageError::Conflict(why.to_string()));
-                }
+                // Bytes that cannot be a record (not text, too large, a symbolic link)
+                // match no version a writer could have read, and count as absent: so
+                // only a put expecting nothing, a tool's reset, replaces them; the
+                // component reports them corrupt and never writes over them.
+                Err(StorageError::InvalidData(why)) => match expected {
+                    Expected::Absent => None,
+                    Expected::Version(_) => return Err(StorageError::Conflict(why.to_string())),
+                },
                 Err(e) => return Err(e),
             };
             check_expected(&target.display().to_string(), version, expected)?;
@@ -251,30 +335,54 @@ fn in_progress(path: &Path) -> bool {
     }
 }
 
-/// Takes the advisory lock of `dir`, blocking until it is free; released on drop (and
-/// by the kernel if the process dies).
+/// Takes the advisory lock of `dir`, waiting at most `timeout` for it; released on
+/// drop (and by the kernel if the process dies). A holder that does not let go in that
+/// time is stopped, not busy: the put fails `unavailable` rather than hang with it.
 #[cfg(unix)]
-fn lock_dir(dir: &Path) -> Result<fs::File, StorageError> {
+fn lock_dir(dir: &Path, timeout: Duration) -> Result<fs::File, StorageError> {
     let handle = fs::File::open(dir).map_err(|e| io_error("opening directory", dir, e))?;
-    handle
-        .lock()
-        .map_err(|e| io_error("locking directory", dir, e))?;
-    Ok(handle)
+    let give_up = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match handle.try_lock() {
+            Ok(()) => return Ok(handle),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < give_up => {
+                thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(StorageError::Unavailable(Cause::new(format!(
+                    "the lock of {} has been held by another writer for over {} ms; is a \
+                     process holding it stopped?",
+                    dir.display(),
+                    timeout.as_millis()
+                ))));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io_error("locking directory", dir, e)),
+        }
+    }
 }
 
 /// Directories cannot be opened as files here: conditional puts are atomic only
 /// within one process.
 #[cfg(not(unix))]
-fn lock_dir(_dir: &Path) -> Result<(), StorageError> {
+fn lock_dir(_dir: &Path, _timeout: Duration) -> Result<(), StorageError> {
     Ok(())
 }
 
 impl Storage for FileStorage {
     fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        Ok(Self::read(&self.path_of(key)?)?)
+        Ok(Self::read(&self.path_of(key)?, self.max_value_bytes)?)
     }
 
     fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        if self.read_only {
+            return Err(StorageError::AccessDenied(Cause::new(format!(
+                "{} was opened read-only",
+                self.root.display()
+            )))
+            .into());
+        }
         self.stage(key, value)?.commit(expected)?;
         Ok(content_version(value))
     }

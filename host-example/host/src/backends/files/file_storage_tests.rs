@@ -165,3 +165,64 @@ fn io_errors_map_by_kind_and_name_operation_and_path() {
         );
     }
 }
+
+/// A record replaced by a symlink is not read through it, a FIFO in its place does not
+/// block the read, and a file far larger than any record is refused without being read.
+#[test]
+fn symlinks_fifos_and_huge_files_are_refused_not_followed_or_read() {
+    let (dir, mut storage) = storage();
+    let path = storage.path_of(KEY).unwrap();
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let elsewhere = dir.path().join("elsewhere.json");
+    fs::write(&elsewhere, "{\"offset\":1}").unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+        let err = storage.value(KEY).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        fs::remove_file(&path).unwrap();
+        let status = std::process::Command::new("mkfifo").arg(&path).status();
+        if status.is_ok_and(|s| s.success()) {
+            let err = storage.value(KEY).unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+            fs::remove_file(&path).unwrap();
+        }
+    }
+    fs::write(&path, vec![b' '; DEFAULT_MAX_VALUE_BYTES + 1]).unwrap();
+    let err = storage.value(KEY).unwrap_err().to_string();
+    assert!(err.contains("over the 1048576-byte limit"), "{err}");
+}
+
+/// A put waits for the directory's lock only as long as its timeout: a writer stopped
+/// while holding it makes the put fail `unavailable`, not hang.
+#[test]
+fn a_held_directory_lock_makes_a_put_unavailable_after_its_timeout() {
+    let (_dir, storage) = storage();
+    let mut storage = storage.with_lock_timeout(std::time::Duration::from_millis(50));
+    storage.replace(KEY, "v1").unwrap();
+    let dir = storage.path_of(KEY).unwrap().parent().unwrap().to_owned();
+    let holder = fs::File::open(&dir).unwrap();
+    holder.lock().unwrap();
+    let err = storage.replace(KEY, "v2").unwrap_err();
+    assert!(
+        matches!(&err, Fault::Error(StorageError::Unavailable(why)) if why.to_string().contains("held by another writer")),
+        "{err:?}"
+    );
+    drop(holder);
+    storage.replace(KEY, "v2").unwrap();
+    assert_eq!(storage.value(KEY).unwrap().as_deref(), Some("v2"));
+}
+
+/// A storage opened read-only creates nothing, reads a missing root as empty, and
+/// refuses puts.
+#[test]
+fn read_only_storage_creates_nothing_and_refuses_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut storage = FileStorage::open_read_only(dir.path().join("typo"));
+    assert_eq!(storage.value(KEY).unwrap(), None);
+    assert!(matches!(
+        storage.replace(KEY, "v"),
+        Err(Fault::Error(StorageError::AccessDenied(_)))
+    ));
+    assert!(names_in(dir.path()).is_empty());
+}

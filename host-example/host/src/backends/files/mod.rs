@@ -17,8 +17,9 @@ mod append_log;
 mod file_storage;
 
 pub use ack_log::FileConsumer;
-pub use append_log::{AppendLog, complete_lines};
-pub use file_storage::FileStorage;
+pub use ack_log::{ACK_LOG_VERSION, AckEntry};
+pub use append_log::{AppendLog, complete_lines, last_complete_line};
+pub use file_storage::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_VALUE_BYTES, FileStorage};
 
 /// The ack log's conventional file name in a state directory: [`crate::Tenants`] and
 /// the `host-example` pipeline keep each pipeline's acknowledgements there.
@@ -38,7 +39,7 @@ pub(crate) fn parent_dir(path: &Path) -> &Path {
 /// Creates `dir` and its missing ancestors. Each new directory is an entry in its
 /// parent, durable only once the parent is synced: without that, power loss can
 /// remove the directory together with the file that was synced inside it.
-pub(crate) fn create_dirs_durably(dir: &Path) -> Result<(), StorageError> {
+pub fn create_dirs_durably(dir: &Path) -> Result<(), StorageError> {
     let mut missing = Vec::new();
     let mut current = dir;
     while !current.as_os_str().is_empty()
@@ -88,6 +89,10 @@ pub struct FilesLocation(pub std::path::PathBuf);
 impl super::Backend for FilesLocation {
     fn open(&self) -> Result<Box<dyn crate::Storage>, StorageError> {
         Ok(Box::new(FileStorage::open(&self.0)?))
+    }
+
+    fn open_read_only(&self) -> Result<Box<dyn crate::Storage>, StorageError> {
+        Ok(Box::new(FileStorage::open_read_only(&self.0)))
     }
 
     fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn super::Backend> {

@@ -1,0 +1,195 @@
+//! `get` and `inspect`: looking at a pipeline's state, creating and changing nothing.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use pipeline_checkpoint_guest::record;
+use pipeline_checkpoint_host::backends::files::AckEntry;
+use pipeline_checkpoint_host::{
+    ACK_LOG_FILE, CheckpointError, Error as HostError, MemoryConsumer, StorageExt,
+};
+use serde_json::{Value, json};
+
+use super::StateArgs;
+use super::output::{say, shown};
+use crate::pipeline::{SINK_FILE, count_lines};
+
+/// How much of a record `inspect` shows, in characters: a real record is a few dozen.
+const SHOWN_CHARS: usize = 1024;
+
+pub fn get(state: &StateArgs, json: bool) -> Result<()> {
+    let (storage, record) = state.open_storage(true)?;
+    let offset = state
+        .runtime()?
+        .open(Some(&state.key), storage, MemoryConsumer::new())
+        .and_then(|mut reader| reader.get_checkpoint())
+        .with_context(|| format!("checkpoint {record}"))?;
+    if json {
+        say!("{}", json!({ "record": record, "offset": offset }))?;
+    } else {
+        say!("{offset}")?;
+    }
+    Ok(())
+}
+
+pub fn inspect(state: &StateArgs, tail: usize, json: bool) -> Result<()> {
+    let (mut storage, path) = state.open_storage(true)?;
+    let stored = storage.value(&state.key);
+    let sink = state.state_dir.join(SINK_FILE);
+    let sink_messages = count_lines(&sink)?;
+    let ack_log = state.state_dir.join(ACK_LOG_FILE);
+    let acks = ack_tail(&ack_log, tail)?;
+    let decoded = match &stored {
+        Ok(Some(text)) => Some(record::decode(text).map_err(|fault| fault.to_string())),
+        Ok(None) => None,
+        Err(e) => Some(Err(format!("unreadable: {e}"))),
+    };
+    if json {
+        let record = match (&stored, &decoded) {
+            (Ok(Some(text)), Some(Ok(r))) => json!({
+                "bytes": text.len(), "contents": shown(text, SHOWN_CHARS),
+                "offset": r.offset, "written_at": r.written_at,
+            }),
+            (Ok(Some(text)), Some(Err(fault))) => json!({
+                "bytes": text.len(), "contents": shown(text, SHOWN_CHARS), "fault": fault,
+            }),
+            (_, Some(Err(fault))) => json!({ "fault": fault }),
+            _ => Value::Null,
+        };
+        let tail: Vec<Value> = acks
+            .tail
+            .iter()
+            .map(|entry| {
+                json!({
+                    "offset": entry.offset, "ids": entry.ids.len(),
+                    "first": entry.ids.first(), "last": entry.ids.last(),
+                })
+            })
+            .collect();
+        say!(
+            "{}",
+            json!({
+                "record": { "path": path, "stored": record },
+                "sink": { "path": sink, "messages": sink_messages },
+                "ack_log": { "path": ack_log, "acks": acks.count, "tail": tail },
+            })
+        )?;
+    } else {
+        say!("record:   {path}")?;
+        match &stored {
+            Ok(None) => say!("contents: none (a run starts from offset 0)")?,
+            // As the Rust string it is, quotes escaped: the old and familiar form.
+            Ok(Some(text)) => say!("contents: {}", debug_shown(text))?,
+            Err(_) => {}
+        }
+        match &decoded {
+            Some(Ok(record)) => {
+                say!("offset:   {}", record.offset)?;
+                if let Some(written_at) = &record.written_at {
+                    let age = written_at
+                        .parse::<f64>()
+                        .ok()
+                        .map(|t| format!(" ({:.1} s ago)", unix_now() - t))
+                        .unwrap_or_default();
+                    say!("written:  {}{age}", shown(written_at, 64))?;
+                }
+            }
+            Some(Err(fault)) => say!("offset:   unreadable: {}", shown(fault, SHOWN_CHARS))?,
+            None => {}
+        }
+        say!("sink:     {} ({sink_messages} messages)", sink.display())?;
+        if acks.count == 0 && !ack_log.exists() {
+            say!("ack log:  {} (none yet)", ack_log.display())?;
+        } else {
+            say!("ack log:  {} ({} acks)", ack_log.display(), acks.count)?;
+        }
+        for entry in &acks.tail {
+            let covers = entry
+                .offset
+                .map(|o| format!(" up to offset {o}"))
+                .unwrap_or_default();
+            match entry.ids.as_slice() {
+                [] => say!("  (no ids){covers}")?,
+                [only] => say!("  1 id: {}{covers}", shown(only, 80))?,
+                [first, .., last] => say!(
+                    "  {} ids: {} … {}{covers}",
+                    entry.ids.len(),
+                    shown(first, 80),
+                    shown(last, 80)
+                )?,
+            }
+        }
+    }
+    if let Some(Err(fault)) = decoded {
+        let error = HostError::Checkpoint(CheckpointError::CorruptRecord(fault));
+        return Err(anyhow::Error::new(error).context(format!("checkpoint {path}")));
+    }
+    Ok(())
+}
+
+/// `text` as `escape_debug` shows it, cut to [`SHOWN_CHARS`] characters.
+fn debug_shown(text: &str) -> String {
+    let escaped: String = text.escape_debug().take(SHOWN_CHARS).collect();
+    if text.escape_debug().nth(SHOWN_CHARS).is_some() {
+        format!("{escaped}… ({} bytes in all)", text.len())
+    } else {
+        escaped
+    }
+}
+
+/// An ack log's count of acks and its last ones.
+struct AckTail {
+    count: u64,
+    tail: Vec<AckEntry>,
+}
+
+/// Reads the ack log at `path` as a stream, keeping only its last `keep` lines.
+fn ack_tail(path: &Path, keep: usize) -> Result<AckTail> {
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            return Ok(AckTail {
+                count: 0,
+                tail: Vec::new(),
+            });
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut reader = BufReader::new(file);
+    let (mut count, mut last) = (0u64, VecDeque::with_capacity(keep));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 || !line.ends_with(b"\n") {
+            break;
+        }
+        count += 1;
+        if keep > 0 {
+            if last.len() == keep {
+                last.pop_front();
+            }
+            last.push_back((count, line.clone()));
+        }
+    }
+    let tail = last
+        .into_iter()
+        .map(|(number, line)| {
+            serde_json::from_slice(&line)
+                .with_context(|| format!("{} line {number} is not an ack", path.display()))
+        })
+        .collect::<Result<_>>()?;
+    Ok(AckTail { count, tail })
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

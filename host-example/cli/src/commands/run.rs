@@ -1,0 +1,162 @@
+//! `run`: the pipeline, with a progress bar and a summary.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::output::say;
+use super::{StateArgs, run_tenants};
+use crate::pipeline::{self, Config, Source};
+
+/// The largest batch: the component's default limit on the ids of one ack.
+const MAX_BATCH_SIZE: u64 = 100_000;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// A JSON Lines file of messages, each an object with a unique string "id".
+    #[arg(long, value_name = "FILE", conflicts_with = "messages")]
+    source: Option<PathBuf>,
+    /// Without --source: generate this many deterministic messages.
+    #[arg(long, default_value_t = 10_000)]
+    messages: u64,
+    /// Messages per batch, each batch one checkpoint (at most 100,000, the ids one ack
+    /// may carry).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=MAX_BATCH_SIZE))]
+    batch_size: u64,
+    /// Stop after this many batches; the next run resumes where this one stopped.
+    #[arg(long)]
+    max_batches: Option<u64>,
+    /// Run N independent pipelines (tenants) in this process, tenant ID with its
+    /// state in STATE_DIR/ID (and its records under the --storage location's ID), on
+    /// one engine; print a summary per tenant and in total.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    tenants: Option<u64>,
+    /// With --tenants: worker threads (default: one per core).
+    #[arg(long, requires = "tenants", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    threads: Option<u64>,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+    let config = Config {
+        state_dir: state.state_dir.clone(),
+        storage: state.storage.clone(),
+        source: match args.source {
+            Some(path) => Source::File(path),
+            None => Source::Generated {
+                count: args.messages,
+            },
+        },
+        // At most MAX_BATCH_SIZE, by the parser.
+        batch_size: args.batch_size as usize,
+        key: Some(state.key.clone()),
+        max_batches: args.max_batches,
+        lock_wait: state.lock_wait(),
+    };
+    if let Some(tenants) = args.tenants {
+        return run_tenants::run(state, &config, tenants, args.threads, args.quiet);
+    }
+    let runtime = state.runtime()?;
+    let mut bar = Progress::new(args.quiet)?;
+    let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total));
+    bar.finish();
+    let summary = summary?;
+    say!(
+        "resumed from offset {} of {}",
+        summary.resumed_from,
+        summary.total
+    )?;
+    say!(
+        "processed {} messages in {} batches ({} redelivered from the previous run)",
+        summary.messages,
+        summary.batches,
+        summary.redelivered
+    )?;
+    if summary.reacknowledged > 0 {
+        say!(
+            "acknowledged {} messages the previous run checkpointed but stopped before acking",
+            summary.reacknowledged
+        )?;
+    }
+    let status = if summary.offset == summary.total {
+        "complete"
+    } else {
+        "stopped early; run again to resume"
+    };
+    say!(
+        "durable offset {} of {} ({status})",
+        summary.offset,
+        summary.total
+    )?;
+    say!(
+        "{} checkpoints in {:.3} s: {:.0} checkpoints per second",
+        summary.batches,
+        summary.elapsed.as_secs_f64(),
+        summary.checkpoints_per_second()
+    )?;
+    Ok(())
+}
+
+/// A bar of messages checkpointed, drawn only when stderr is a terminal (hidden if
+/// `quiet`), with a rate and an ETA of its own: measured over this run's messages
+/// only, since a resumed run starts far along the bar.
+pub struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    first: Option<u64>,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Result<Self> {
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            let style = ProgressStyle::with_template("{bar:40} {pos}/{len} messages  {msg}")
+                .context("progress template")?;
+            ProgressBar::new(0).with_style(style)
+        };
+        Ok(Self {
+            bar,
+            started: Instant::now(),
+            first: None,
+        })
+    }
+
+    /// Shows `done` of `total` messages.
+    pub fn show(&mut self, done: u64, total: u64) {
+        let first = *self.first.get_or_insert(done);
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+        let seconds = self.started.elapsed().as_secs_f64();
+        if seconds > 0.0 && done > first {
+            let rate = (done - first) as f64 / seconds;
+            let eta = total.saturating_sub(done) as f64 / rate;
+            self.bar
+                .set_message(format!("{rate:.0} messages/s  eta {}", duration(eta)));
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Shows a count of messages without a total (many tenants at once).
+    pub fn count(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+}
+
+/// Seconds as `1h02m`, `3m05s` or `42s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
+}

@@ -1,0 +1,112 @@
+//! The sink's check on resume: by content, line by line against the source, in one
+//! streaming pass.
+//!
+//! A count of lines cannot tell a sink that holds each message once from one with a
+//! hundred lines doubled and a hundred missing, or from another pipeline's. So every
+//! complete line must be, byte for byte, the source's message at its position. Lines
+//! past the durable checkpoint are checked too (they are cut, and their messages
+//! processed again): anything else there is not this pipeline's output either.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::path::Path;
+
+use super::PipelineError;
+use super::source::{MAX_LINE_BYTES, Source};
+
+/// What the sink holds, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkCheck {
+    /// Its complete lines: source messages 1 to `lines`.
+    pub lines: u64,
+    /// The length of its first `keep` lines, in bytes: where to cut it.
+    pub keep_bytes: u64,
+}
+
+/// Checks the sink at `path` against `source`, and measures its first `keep` lines. A
+/// missing sink holds nothing. Refused, naming the line: a line that is not the
+/// source's message at its position (edited, duplicated, out of order, foreign), more
+/// lines than the source has, a symbolic link or anything but a regular file.
+pub fn check(path: &Path, source: &Source, keep: u64) -> Result<SinkCheck, PipelineError> {
+    let fault = |line: Option<u64>, reason: String| PipelineError::Sink {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    let Some(file) = open(path).map_err(|reason| fault(None, reason))? else {
+        return Ok(SinkCheck {
+            lines: 0,
+            keep_bytes: 0,
+        });
+    };
+    let mut reader = BufReader::new(file);
+    let mut messages = source.messages()?;
+    let (mut lines, mut bytes, mut keep_bytes) = (0u64, 0u64, 0u64);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 2)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| fault(Some(lines + 1), e.to_string()))?;
+        if read == 0 || !buf.ends_with(b"\n") && read <= MAX_LINE_BYTES {
+            // The end, or a partial last line: an append a crash cut short, never
+            // reported done, which opening the sink for appending cuts off.
+            break;
+        }
+        let number = lines + 1;
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let Some(expected) = messages.next() else {
+            return Err(fault(
+                Some(number),
+                format!(
+                    "the sink has more lines than the source's {} messages: is this the right \
+                     state directory for this source?",
+                    lines
+                ),
+            ));
+        };
+        let (_, expected) = expected?;
+        if line != expected.line.as_bytes() {
+            return Err(fault(
+                Some(number),
+                format!(
+                    "is not message {number} of the source (id {:?}): the sink was edited, has \
+                     lines doubled or missing, or is another pipeline's; restore it, or move \
+                     it away and reset the checkpoint",
+                    expected.id
+                ),
+            ));
+        }
+        lines = number;
+        bytes += read as u64;
+        if lines == keep {
+            keep_bytes = bytes;
+        }
+    }
+    Ok(SinkCheck { lines, keep_bytes })
+}
+
+/// Opens the sink for reading: `None` if there is none, an error if it is a symbolic
+/// link or not a regular file.
+fn open(path: &Path) -> Result<Option<File>, String> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    match options.open(path) {
+        Ok(file) => match file.metadata() {
+            Ok(meta) if meta.is_file() => Ok(Some(file)),
+            Ok(_) => Err("is not a regular file".into()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            Err("is a symbolic link; state files are never used through one".into())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
