@@ -1,8 +1,7 @@
 //! The `host-example` binary, run as a user would: the main job, resuming, and refusing
 //! bad input with one clear line and nothing written.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use host_example::pipeline::generated;

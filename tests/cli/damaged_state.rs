@@ -5,7 +5,6 @@
 //! Every fixture is the state a `run --batch-size 10 --max-batches 3` left (offset 30,
 //! 30 messages in the sink, 3 acks), with the checkpoint damaged one way.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

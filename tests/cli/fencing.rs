@@ -8,7 +8,6 @@
 //! GC pause or a frozen VM would, while another process takes over.
 
 use std::path::Path;
-use std::process::Command;
 
 use pipeline_checkpoint_host::{
     CheckpointError, Error, FileConsumer, FileStorage, Storage, StorageExt,
@@ -16,8 +15,8 @@ use pipeline_checkpoint_host::{
 
 use crate::etcd_server::EtcdServer;
 use crate::support::{
-    KEY, Recorder, host_example, ids, lines_in, offset_in, runtime, spawn_host_example, stdout,
-    wait_for_acked_batches,
+    KEY, Recorder, host_example, ids, lines_in, offset_in, runtime, signal, spawn_host_example,
+    stdout, wait_for_acked_batches,
 };
 
 #[test]
@@ -146,12 +145,4 @@ fn frozen_run_thawed_after_a_takeover_is_fenced() {
         last_acked <= frozen_at,
         "acked {last_acked} messages, only {frozen_at} were durable"
     );
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{name} {pid}");
 }

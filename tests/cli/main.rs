@@ -5,10 +5,12 @@
 mod support;
 
 mod cli;
+mod concurrency;
 mod crash_loop;
 mod damaged_state;
 mod etcd;
 mod fencing;
+mod misuse;
 mod observer;
 mod power_cut;
 

@@ -78,3 +78,59 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     }
     entries
 }
+
+/// Sends the signal `name` (`STOP`, `CONT`, `KILL`) to process `pid`.
+#[track_caller]
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// Checks a finished pipeline over `count` generated messages in `state` as Redis or a
+/// reader of its files would: the sink holds every message exactly once, in order, and
+/// the ack log acknowledges each exactly once, in order, with every line covered by
+/// the durable offset it names.
+#[track_caller]
+pub fn assert_exactly_once(state: &Path, count: u64) {
+    let sink = std::fs::read_to_string(state.join("sink.jsonl")).unwrap_or_default();
+    let lines: Vec<&str> = sink.lines().collect();
+    assert_eq!(
+        lines.len() as u64,
+        count,
+        "the sink holds {} lines",
+        lines.len()
+    );
+    for (index, line) in lines.iter().enumerate() {
+        let expected = host_example::pipeline::generated(index as u64).line;
+        assert_eq!(*line, expected, "sink line {}", index + 1);
+    }
+    let entries = pipeline_checkpoint_host::FileConsumer::read_entries(&state.join("acks.log"))
+        .unwrap_or_default();
+    let acked: Vec<String> = entries.iter().flat_map(|e| e.ids.clone()).collect();
+    let expected: Vec<String> = (0..count)
+        .map(|i| host_example::pipeline::generated(i).id)
+        .collect();
+    assert_eq!(
+        acked.len(),
+        expected.len(),
+        "acks: {} ids for {count} messages",
+        acked.len()
+    );
+    assert!(
+        acked == expected,
+        "the acks are not each message once, in order"
+    );
+    let mut covered = 0;
+    for entry in &entries {
+        covered += entry.ids.len() as u64;
+        if let Some(offset) = entry.offset {
+            assert!(
+                covered <= offset,
+                "an ack line covers {covered} ids past offset {offset}"
+            );
+        }
+    }
+}

@@ -229,7 +229,7 @@ pub fn run(
     let mut offset = resume.offset;
     let mut batches = 0;
     let mut lines = Vec::new();
-    while offset < total && !config.max_batches.is_some_and(|max| batches >= max) {
+    while offset < total && config.max_batches.is_none_or(|max| batches < max) {
         lines.clear();
         ids.clear();
         while ids.len() < batch_size && offset + (ids.len() as u64) < total {
