@@ -6,21 +6,27 @@
 //! - `pipeline/checkpoint.json` (or the chosen key): the checkpoint record, unless
 //!   [`Config::storage`] keeps it elsewhere (in etcd);
 //! - `sink.jsonl`: every processed message, one line each, in order;
-//! - `acks.log`: every acknowledgement, one JSON line per batch.
+//! - `acks.log`: every acknowledgement, one JSON line per batch, with the durable
+//!   offset it followed;
+//! - `.lock`: held by the one process that writes the directory ([`Ownership`]).
 //!
 //! Each batch is appended to the sink and synced *before* its checkpoint is written, so
 //! the sink always holds every message below the durable offset. Messages after it
 //! that reached the sink before a crash were never checkpointed nor acked: on resume
 //! the sink is cut back to the checkpoint and they are processed again (counted as
-//! redelivered). The sink thus holds each message exactly once, in order.
+//! redelivered). The sink thus holds each message exactly once, in order; resume
+//! checks that it does, line by line against the source (`sink.rs`).
 //!
 //! A crash can also land after a batch's checkpoint is durable but before its ack is:
 //! resuming past that batch would leave it unacknowledged forever. So a run first
-//! acknowledges every message below the checkpoint that the ack log does not show
-//! acknowledged, by repeating the write of the durable offset (which the component
-//! turns into an ack alone).
+//! acknowledges the messages between the offset the ack log's last line names and the
+//! checkpoint, by repeating the write of the durable offset (which the component turns
+//! into an ack alone).
+//!
+//! The source and the sink are read as streams, so memory does not grow with them.
 
 mod ownership;
+mod resume;
 mod sink;
 mod source;
 mod tenants;
@@ -36,10 +42,10 @@ pub use ownership::{Holder, LOCK_FILE, Ownership, OwnershipError};
 pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
 pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
 
-use pipeline_checkpoint_host::backends::files::{AckEntry, AppendLog};
-use pipeline_checkpoint_host::{
-    ACK_LOG_FILE, Error, FileConsumer, MemoryConsumer, Runtime, StorageError, StorageLocation,
-};
+use pipeline_checkpoint_host::backends::files::AppendLog;
+use pipeline_checkpoint_host::{Error, FileConsumer, Runtime, StorageError, StorageLocation};
+
+use resume::State;
 
 /// The sink's file name in the state directory.
 pub const SINK_FILE: &str = "sink.jsonl";
@@ -273,150 +279,6 @@ fn next_message(
             "the source {source:?} ended early: it changed while the pipeline ran"
         )))
     })
-}
-
-/// Where a run's state is, and the errors that name it.
-struct State<'a> {
-    dir: PathBuf,
-    location: StorageLocation,
-    key: &'a str,
-    record: String,
-}
-
-/// What a run resumes from, as [`State::examine`] found it.
-struct Resume {
-    /// The durable offset.
-    offset: u64,
-    /// What the sink holds.
-    sink: sink::SinkCheck,
-    /// How many leading messages the ack log shows acknowledged.
-    acked_through: u64,
-}
-
-impl<'a> State<'a> {
-    fn new(config: &'a Config) -> Self {
-        let dir = config.state_dir.clone();
-        let location = config
-            .storage
-            .clone()
-            .unwrap_or_else(|| StorageLocation::files(&dir));
-        let key = config
-            .key
-            .as_deref()
-            .unwrap_or(pipeline_checkpoint_host::DEFAULT_KEY);
-        let record = location.describe(key);
-        Self {
-            dir,
-            location,
-            key,
-            record,
-        }
-    }
-
-    fn sink_path(&self) -> PathBuf {
-        self.dir.join(SINK_FILE)
-    }
-
-    fn ack_log_path(&self) -> PathBuf {
-        self.dir.join(ACK_LOG_FILE)
-    }
-
-    fn state_error(&self, source: StorageError) -> PipelineError {
-        PipelineError::State {
-            dir: self.dir.clone(),
-            source,
-        }
-    }
-
-    fn storage_error(&self, source: StorageError) -> PipelineError {
-        PipelineError::Storage {
-            location: self.location.to_string(),
-            source,
-        }
-    }
-
-    fn checkpoint_error(&self, source: Error) -> PipelineError {
-        PipelineError::Checkpoint {
-            record: self.record.clone(),
-            source,
-        }
-    }
-
-    /// Reads the checkpoint, checks the sink against the source and reads the ack log,
-    /// writing nothing.
-    fn examine(
-        &self,
-        runtime: &Runtime,
-        config: &Config,
-        total: u64,
-    ) -> Result<Resume, PipelineError> {
-        let storage = self
-            .location
-            .open_read_only()
-            .map_err(|e| self.storage_error(e))?;
-        let offset = runtime
-            .open(Some(self.key), storage, MemoryConsumer::new())
-            .and_then(|mut reader| reader.get_checkpoint())
-            .map_err(|e| self.checkpoint_error(e))?;
-        if offset > total {
-            return Err(PipelineError::Mismatch(format!(
-                "checkpoint {} says {offset} messages were processed, but the source has \
-                 only {total}: is this the right state directory for this source?",
-                self.record
-            )));
-        }
-        let sink = sink::check(&self.sink_path(), &config.source, offset)?;
-        if sink.lines < offset {
-            return Err(PipelineError::Mismatch(format!(
-                "{} holds {} messages but the checkpoint says {offset} were processed: the \
-                 sink lost messages; restore it or reset the checkpoint",
-                self.sink_path().display(),
-                sink.lines
-            )));
-        }
-        let acked_through =
-            acked_through(&self.ack_log_path(), &config.source).map_err(|e| self.state_error(e))?;
-        Ok(Resume {
-            offset,
-            sink,
-            acked_through,
-        })
-    }
-}
-
-/// How many leading messages the ack log shows acknowledged: the offset its last line
-/// covers, or, for a log written before lines carried offsets, one past the position of
-/// its last acknowledged id (acks go in stream order); 0 for an empty log.
-fn acked_through(ack_log: &Path, source: &Source) -> Result<u64, StorageError> {
-    let last = match FileConsumer::last_entry(ack_log)? {
-        None => return Ok(0),
-        Some(AckEntry {
-            offset: Some(offset),
-            ..
-        }) => return Ok(offset),
-        Some(entry) => match entry.ids.last() {
-            Some(id) => id.clone(),
-            None => return Ok(0),
-        },
-    };
-    let not_found = || {
-        StorageError::InvalidData(
-            format!(
-                "{} acknowledges {last:?}, which is not in the source: is this the right \
-                 state directory for this source?",
-                ack_log.display()
-            )
-            .into(),
-        )
-    };
-    let mut found = None;
-    for (index, message) in source.messages().map_err(|_| not_found())?.enumerate() {
-        let (_, message) = message.map_err(|_| not_found())?;
-        if message.id == last {
-            found = Some(index as u64 + 1);
-        }
-    }
-    found.ok_or_else(not_found)
 }
 
 /// The number of complete lines in the file at `path` (0 if it does not exist), read
