@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::append_log::{no_follow, regular_file};
+use super::append_log::regular_file;
 use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
 use crate::storage::{Expected, Stored, check_expected, content_version};
 use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
@@ -224,9 +224,8 @@ impl FileStorage {
     fn read(path: &Path, max: usize) -> Result<Option<Stored>, StorageError> {
         let mut options = fs::OpenOptions::new();
         options.read(true);
-        no_follow(&mut options);
-        // Opening a FIFO for reading would wait for a writer; O_NONBLOCK returns at once
-        // and the file type check below refuses it.
+        // Never through a symbolic link; and opening a FIFO for reading would wait for
+        // a writer, where O_NONBLOCK returns at once and the type check refuses it.
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::custom_flags(
             &mut options,
