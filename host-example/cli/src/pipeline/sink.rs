@@ -7,9 +7,10 @@
 //! past the durable checkpoint are checked too (they are cut, and their messages
 //! processed again): anything else there is not this pipeline's output either.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+
+use pipeline_checkpoint_host::backends::files::open_for_reading;
 
 use super::PipelineError;
 use super::source::{MAX_LINE_BYTES, Source};
@@ -33,7 +34,7 @@ pub fn check(path: &Path, source: &Source, keep: u64) -> Result<SinkCheck, Pipel
         line,
         reason,
     };
-    let Some(file) = open(path).map_err(|reason| fault(None, reason))? else {
+    let Some(file) = open_for_reading(path).map_err(|e| fault(None, e.text()))? else {
         return Ok(SinkCheck {
             lines: 0,
             keep_bytes: 0,
@@ -85,28 +86,4 @@ pub fn check(path: &Path, source: &Source, keep: u64) -> Result<SinkCheck, Pipel
         }
     }
     Ok(SinkCheck { lines, keep_bytes })
-}
-
-/// Opens the sink for reading: `None` if there is none, an error if it is a symbolic
-/// link or not a regular file.
-fn open(path: &Path) -> Result<Option<File>, String> {
-    let mut options = OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut options,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK,
-    );
-    match options.open(path) {
-        Ok(file) => match file.metadata() {
-            Ok(meta) if meta.is_file() => Ok(Some(file)),
-            Ok(_) => Err("is not a regular file".into()),
-            Err(e) => Err(e.to_string()),
-        },
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            Err("is a symbolic link; state files are never used through one".into())
-        }
-        Err(e) => Err(e.to_string()),
-    }
 }

@@ -183,15 +183,9 @@ pub fn complete_lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 /// counting the lines before it streams through the file in constant memory.
 pub fn last_complete_line(path: &Path) -> Result<Option<(usize, Vec<u8>)>, StorageError> {
     let reading = |e| io_error("reading", path, e);
-    let mut options = OpenOptions::new();
-    options.read(true);
-    no_follow(&mut options);
-    let mut file = match options.open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(reading(e)),
+    let Some(mut file) = open_for_reading(path)? else {
+        return Ok(None);
     };
-    regular_file(&file, path)?;
     let end = end_of_last_line(&mut file).map_err(reading)?;
     if end == 0 {
         return Ok(None);
@@ -226,9 +220,36 @@ pub(crate) fn no_follow(options: &mut OpenOptions) {
     let _ = options;
 }
 
+/// Opens the state file at `path` for reading: `None` if there is none. Never through a
+/// symbolic link in its place (refused as invalid data), and never waiting on a FIFO
+/// (opened non-blocking, then refused with anything else that is not a regular file).
+pub fn open_for_reading(path: &Path) -> Result<Option<File>, StorageError> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(StorageError::InvalidData(Cause::new(format!(
+                "{} is a symbolic link; state files are never read through one",
+                path.display()
+            ))));
+        }
+        Err(e) => return Err(io_error("reading", path, e)),
+    };
+    regular_file(&file, path)?;
+    Ok(Some(file))
+}
+
 /// Refuses anything but a regular file: a FIFO or a device in a state file's place
 /// would block or feed a reader forever.
-pub(crate) fn regular_file(file: &File, path: &Path) -> Result<(), StorageError> {
+fn regular_file(file: &File, path: &Path) -> Result<(), StorageError> {
     let kind = file
         .metadata()
         .map_err(|e| io_error("inspecting", path, e))?

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::append_log::regular_file;
+use super::append_log::open_for_reading;
 use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
 use crate::storage::{Expected, Stored, check_expected, content_version};
 use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
@@ -222,27 +222,9 @@ impl FileStorage {
     /// Reads `path` and its version, the hash of its bytes: a regular file of at most
     /// `max` bytes, never through a symlink, never blocking on a FIFO.
     fn read(path: &Path, max: usize) -> Result<Option<Stored>, StorageError> {
-        let mut options = fs::OpenOptions::new();
-        options.read(true);
-        // Never through a symbolic link; and opening a FIFO for reading would wait for
-        // a writer, where O_NONBLOCK returns at once and the type check refuses it.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(
-            &mut options,
-            libc::O_NOFOLLOW | libc::O_NONBLOCK,
-        );
-        let file = match options.open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(StorageError::InvalidData(Cause::new(format!(
-                    "{} is a symbolic link; records are never read through one",
-                    path.display()
-                ))));
-            }
-            Err(e) => return Err(io_error("reading", path, e)),
+        let Some(file) = open_for_reading(path)? else {
+            return Ok(None);
         };
-        regular_file(&file, path)?;
         let mut bytes = Vec::new();
         file.take(max as u64 + 1)
             .read_to_end(&mut bytes)

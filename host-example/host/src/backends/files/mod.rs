@@ -18,7 +18,7 @@ mod file_storage;
 
 pub use ack_log::FileConsumer;
 pub use ack_log::{ACK_LOG_VERSION, AckEntry};
-pub use append_log::{AppendLog, complete_lines, last_complete_line};
+pub use append_log::{AppendLog, complete_lines, last_complete_line, open_for_reading};
 pub use file_storage::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_VALUE_BYTES, FileStorage};
 
 /// The ack log's conventional file name in a state directory: [`crate::Tenants`] and
