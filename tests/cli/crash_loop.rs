@@ -20,6 +20,7 @@ use pipeline_checkpoint_host::StorageExt;
 use crate::etcd_server::EtcdServer;
 use crate::observer::{Observation, Observer};
 use crate::seeded::{Rng, seed};
+use pipeline_checkpoint_test_support::s3::S3Server;
 
 /// Messages per batch: each batch is one sink append, one checkpoint, one ack.
 pub(crate) const BATCH: u64 = 100;
@@ -60,6 +61,26 @@ fn kill_9_with_etcd_storage_never_acks_ahead_of_durability_nor_loses_messages() 
     }
 }
 
+/// The same property with the checkpoint in an S3 bucket (`--storage s3://…`, moto).
+#[test]
+fn kill_9_with_s3_storage_never_acks_ahead_of_durability_nor_loses_messages() {
+    let test = "kill_9_with_s3_storage_never_acks_ahead_of_durability_nor_loses_messages";
+    if let Some(s3) = S3Server::start(test) {
+        s3.create_bucket("crash-loop");
+        crash_loop(20, Records::S3(&s3));
+    }
+}
+
+/// The S3 crash loop across 1,000 kills (or `CRASH_LOOP_KILLS`).
+#[test]
+#[ignore = "minutes long; run with --ignored, CRASH_LOOP_KILLS=N to change the count"]
+fn crash_loop_long_s3() {
+    if let Some(s3) = S3Server::start("crash_loop_long_s3") {
+        s3.create_bucket("crash-loop");
+        crash_loop(kills_from_env(), Records::S3(&s3));
+    }
+}
+
 /// The etcd crash loop across 1,000 kills (or `CRASH_LOOP_KILLS`).
 #[test]
 #[ignore = "minutes long; run with --ignored, CRASH_LOOP_KILLS=N to change the count"]
@@ -80,6 +101,8 @@ enum Records<'a> {
     Files,
     /// In this etcd, under the prefix `crash-loop`.
     Etcd(&'a EtcdServer),
+    /// In this S3 server's bucket `crash-loop`, under the prefix `records`.
+    S3(&'a S3Server),
 }
 
 impl Records<'_> {
@@ -88,6 +111,10 @@ impl Records<'_> {
         match self {
             Records::Files => Vec::new(),
             Records::Etcd(etcd) => vec!["--storage".into(), etcd.url("crash-loop")],
+            Records::S3(s3) => vec![
+                "--storage".into(),
+                pipeline_checkpoint_test_support::s3::url_at(s3.port(), "crash-loop", "records"),
+            ],
         }
     }
 
@@ -101,6 +128,10 @@ impl Records<'_> {
                     .value(crate::support::KEY)
                     .map_err(|e| format!("reading the record from etcd: {e}"))?;
                 files.observe_with_record(state, record.map(String::into_bytes))
+            }
+            Records::S3(s3) => {
+                let record = s3.object("crash-loop", "records/pipeline/checkpoint.json");
+                files.observe_with_record(state, record)
             }
         }
     }
@@ -233,7 +264,7 @@ fn spawn(state: &Path, messages: u64, records: Records) -> Child {
 /// The command of [`spawn`] for records in the state directory, for callers that add
 /// to it.
 pub(crate) fn run_command(state: &Path, messages: u64) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_host-example"));
+    let mut command = crate::support::host_example_command();
     command
         .arg("--state-dir")
         .arg(state)

@@ -18,6 +18,7 @@ use crate::support::{
     KEY, Recorder, host_example, ids, lines_in, offset_in, runtime, signal, spawn_host_example,
     stdout, wait_for_acked_batches,
 };
+use pipeline_checkpoint_test_support::s3::S3Server;
 
 #[test]
 fn stale_worker_is_fenced_and_acks_nothing_with_file_storage() {
@@ -41,6 +42,23 @@ fn stale_worker_is_fenced_and_acks_nothing_with_etcd() {
         &etcd.url("fencing"),
         tmp.path(),
         || etcd.storage("fencing").value(KEY).unwrap(),
+    );
+}
+
+#[test]
+fn stale_worker_is_fenced_and_acks_nothing_with_s3() {
+    let Some(s3) = S3Server::start("stale_worker_is_fenced_and_acks_nothing_with_s3") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    stale_worker_is_fenced(
+        s3.storage("fencing", "f"),
+        &s3.url("fencing", "f"),
+        tmp.path(),
+        || {
+            s3.object("fencing", "f/pipeline/checkpoint.json")
+                .map(|bytes| String::from_utf8(bytes).unwrap())
+        },
     );
 }
 

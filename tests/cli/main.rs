@@ -13,5 +13,6 @@ mod fencing;
 mod misuse;
 mod observer;
 mod power_cut;
+mod s3;
 
 use pipeline_checkpoint_test_support::{etcd as etcd_server, seeded};

@@ -236,7 +236,7 @@ fn closed_or_full_standard_output_is_handled_never_a_panic() {
         &["inspect", "--tail", "10000"][..],
         &["run", "--quiet", "--tenants", "40", "--messages", "10"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_host-example"))
+        let mut child = crate::support::host_example_command()
             .arg("--state-dir")
             .arg(&state)
             .args(args)
@@ -252,7 +252,7 @@ fn closed_or_full_standard_output_is_handled_never_a_panic() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
     if Path::new("/dev/full").exists() {
-        let output = Command::new(env!("CARGO_BIN_EXE_host-example"))
+        let output = crate::support::host_example_command()
             .arg("--state-dir")
             .arg(&state)
             .arg("get")

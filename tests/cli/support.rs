@@ -9,9 +9,17 @@ use host_example::pipeline::LOCK_FILE;
 
 pub use pipeline_checkpoint_test_support::*;
 
+/// The real `host-example` binary, with the test credentials of the S3 server in its
+/// environment (the other backends ignore them).
+pub fn host_example_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-example"));
+    command.envs(s3::credentials_env());
+    command
+}
+
 /// Runs the real `host-example` binary on the state directory `state`.
 pub fn host_example(state: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
+    host_example_command()
         .arg("--state-dir")
         .arg(state)
         .args(args)
@@ -31,7 +39,7 @@ pub fn stderr(output: &Output) -> String {
 
 /// Starts the real `host-example` on the state directory `state`, its output captured.
 pub fn spawn_host_example(state: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_host-example"))
+    host_example_command()
         .arg("--state-dir")
         .arg(state)
         .args(args)

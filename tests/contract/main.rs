@@ -14,6 +14,7 @@ mod hostile;
 mod ordering;
 mod records;
 mod regression;
+mod s3;
 mod tenants;
 mod traps;
 mod unversioned;

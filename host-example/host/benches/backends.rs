@@ -1,16 +1,18 @@
-//! What a checkpoint costs through each storage backend: files on the disk, and a
-//! single-member etcd on loopback (its data on the same disk).
+//! What a checkpoint costs through each storage backend: files on the disk, a
+//! single-member etcd on loopback (its data on the same disk), and moto's S3 API on
+//! loopback, which keeps objects in memory: the S3 figures measure the backend's own
+//! cost (signing, HTTP, the ETag bookkeeping) and moto's, not a provider's durability.
 //!
-//! - `backend/latency/{files,etcd}`: one `write_checkpoint_batch` of 100 ids by one
+//! - `backend/latency/{files,etcd,s3}`: one `write_checkpoint_batch` of 100 ids by one
 //!   worker, over the backend and a consumer that only counts: the latency a pipeline
 //!   waits for per batch.
-//! - `backend/throughput/{files,etcd}-{1,8}-workers`: N workers, each with its own key
+//! - `backend/throughput/{files,etcd,s3}-{1,8}-workers`: N workers, each with its own key
 //!   and manager, writing one checkpoint each in parallel per iteration; throughput is
 //!   N ÷ the time per iteration. etcd commits concurrent writes together (one fsync
 //!   for several), files fsync each on its own.
 //!
-//! etcd comes from `ETCD_BIN` or the `PATH`, started like the tests start theirs; with
-//! none installed only the file series run. Run with
+//! etcd and moto are started like the tests start theirs; a series whose server is
+//! not installed is left out. Run with
 //! `cargo bench -p pipeline-checkpoint-host --bench backends`.
 
 use std::hint::black_box;
@@ -23,6 +25,7 @@ use pipeline_checkpoint_host::{AckResult, Consumer, FileStorage, Manager, Runtim
 use pipeline_checkpoint_test_support::uuid_shaped_id;
 
 use pipeline_checkpoint_test_support::etcd::EtcdServer;
+use pipeline_checkpoint_test_support::s3::S3Server;
 
 const IDS_PER_BATCH: u64 = 100;
 
@@ -37,6 +40,7 @@ fn main() {
     let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp");
     std::fs::create_dir_all(&scratch).unwrap();
     let etcd = EtcdServer::start("backends benchmark");
+    let s3 = S3Server::start("backends benchmark");
 
     let files = |worker: usize| -> Box<dyn Storage> {
         let dir = tempfile::tempdir_in(&scratch).unwrap().keep();
@@ -46,9 +50,16 @@ fn main() {
         let server = etcd.as_ref().expect("etcd is running");
         Box::new(server.storage(&format!("bench/worker-{worker}")))
     };
+    let s3_storage = |worker: usize| -> Box<dyn Storage> {
+        let server = s3.as_ref().expect("moto is running");
+        Box::new(server.storage("bench-bucket", &format!("worker-{worker}")))
+    };
     let mut backends: Vec<(&str, &OpenStorage)> = vec![("files", &files)];
     if etcd.is_some() {
         backends.push(("etcd", &etcd_storage));
+    }
+    if s3.is_some() {
+        backends.push(("s3", &s3_storage));
     }
 
     let mut group = c.benchmark_group("backend");

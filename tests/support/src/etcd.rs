@@ -8,13 +8,13 @@
 //! so that there a missing etcd fails instead.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pipeline_checkpoint_host::{EtcdStorage, Storage};
+
+use crate::server::free_port;
 
 /// Starts an etcd for the test named `$test`, or returns from the test where
 /// [`EtcdServer::start`] skips it. `EtcdServer` must be in scope.
@@ -131,27 +131,10 @@ impl EtcdServer {
             .expect("etcd starts");
         self.child = Some(child);
         let mut probe = self.storage("readiness");
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if probe.get("probe").is_ok() {
-                return true;
-            }
-            let exited = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().expect("polling etcd"))
-                .is_some();
-            if exited {
-                self.child = None;
-                return false;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "etcd did not answer within {READY_WITHIN:?}; its log: {}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.data.path().join("etcd.log");
+        crate::server::wait_until_ready(&mut self.child, "etcd", READY_WITHIN, &log, || {
+            probe.get("probe").is_ok()
+        })
     }
 
     fn log(&self) -> String {
@@ -167,11 +150,4 @@ impl Drop for EtcdServer {
 
 fn binary() -> PathBuf {
     std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from("etcd"), PathBuf::from)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }

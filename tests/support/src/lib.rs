@@ -6,7 +6,10 @@
 //!   the compiled runtime, and helpers over them.
 //! - [`files`]: the checked-in fixtures, and small looks at files and python3.
 //! - [`seeded`]: seeded randomness; every randomized test prints its seed.
+//! - [`server`]: free ports and readiness, for the launchers of test servers.
 //! - [`etcd`]: a throwaway etcd member on free loopback ports.
+//! - [`s3`]: a throwaway S3 API (moto) on a free loopback port, and HTTP servers that
+//!   strip conditional headers or answer with canned errors.
 //! - [`power_cut`]: a FUSE file system that forgets what was not synced (Linux).
 //! - [`hostile`]: the misbehaving components of `tests/hostile-guest/`, built by this
 //!   crate's build script, one per misbehaviour.
@@ -17,7 +20,9 @@ pub mod hostile;
 #[cfg(target_os = "linux")]
 pub mod power_cut;
 pub mod recorder;
+pub mod s3;
 pub mod seeded;
+pub mod server;
 
 pub use files::{fixture_dir, fixtures, lines_in, names_in, python};
 pub use recorder::*;

@@ -48,12 +48,14 @@ struct StateArgs {
     #[arg(long, global = true, default_value = "pipeline-state")]
     state_dir: PathBuf,
     /// The checkpoint key, a relative path inside the state directory (or under the
-    /// etcd prefix). It cannot name the state directory's own files.
+    /// etcd or S3 prefix). It cannot name the state directory's own files.
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
     key: String,
     /// Where checkpoint records are stored: `etcd://HOST:PORT/PREFIX[?timeout_ms=N]`
-    /// for etcd (the sink and ack log stay in the state directory), or a directory
-    /// (`file:DIR` or a path). Default: the state directory.
+    /// for etcd, `s3://BUCKET/PREFIX[?endpoint=URL&region=R&timeout_ms=N]` for an S3
+    /// bucket (credentials from the AWS environment or credentials file, never here),
+    /// or a directory (`file:DIR` or a path). The sink and ack log stay in the state
+    /// directory. Default: the state directory.
     #[arg(long, global = true, value_name = "URL")]
     storage: Option<StorageLocation>,
     /// Load this component instead of the embedded one.

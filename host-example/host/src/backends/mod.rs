@@ -4,6 +4,8 @@
 //! - `files` (default): [`files::FileStorage`], each key a file under a directory,
 //!   and the file-backed ack log; `file:DIR` or a plain path.
 //! - `etcd`: [`etcd::EtcdStorage`], records in etcd; `etcd://HOST:PORT/PREFIX`.
+//! - `s3`: [`s3::S3Storage`], records as objects in an S3 bucket;
+//!   `s3://BUCKET/PREFIX?endpoint=URL&region=R`.
 //!
 //! A backend is a [`Storage`] plus a [`Backend`] that knows its location; adding one
 //! is its module, its feature, and one arm in [`StorageLocation`]'s parser.
@@ -20,6 +22,12 @@ use crate::{Storage, StorageError};
 pub mod etcd;
 #[cfg(feature = "files")]
 pub mod files;
+#[cfg(any(feature = "etcd", feature = "s3"))]
+mod http;
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(any(feature = "etcd", feature = "s3"))]
+pub mod url_parts;
 
 /// Where a backend keeps records: what [`StorageLocation`] holds.
 pub trait Backend: fmt::Debug + fmt::Display + Send + Sync {
@@ -93,6 +101,8 @@ const SCHEMES: &[&str] = &[
     "file:DIR (or a plain directory path)",
     #[cfg(feature = "etcd")]
     "etcd://HOST:PORT/PREFIX",
+    #[cfg(feature = "s3")]
+    "s3://BUCKET/PREFIX?endpoint=URL&region=R",
 ];
 
 /// `SCHEME://…` for a networked backend, `file:DIR` or a plain directory path for
@@ -126,6 +136,11 @@ impl FromStr for StorageLocation {
                 .parse::<etcd::EtcdUrl>()
                 .map(Self::new)
                 .map_err(|e| invalid(e.why)),
+            #[cfg(feature = "s3")]
+            Some("s3") => text
+                .parse::<s3::S3Url>()
+                .map(Self::new)
+                .map_err(|e| invalid(e.why)),
             other => Err(invalid(format!(
                 "{} this build supports {}",
                 match other {
@@ -149,7 +164,7 @@ fn scheme_of(text: &str) -> Option<&str> {
     (is_scheme && scheme.len() > 1).then_some(scheme)
 }
 
-#[cfg(all(test, feature = "files", feature = "etcd"))]
+#[cfg(all(test, feature = "files", feature = "etcd", feature = "s3"))]
 mod tests {
     use super::*;
 
@@ -163,6 +178,7 @@ mod tests {
             "./a:b",
             "/abs/dir",
             "etcd://h:1/p",
+            "s3://bucket/prefix?endpoint=http://127.0.0.1:9000",
         ] {
             assert!(text.parse::<StorageLocation>().is_ok(), "{text}");
         }
@@ -174,6 +190,11 @@ mod tests {
             (" ", "empty"),
             ("file:", "no directory"),
             ("etcd://h/p", "HOST:PORT"),
+            ("S3://bucket/p", "unknown scheme \"S3\""),
+            (
+                "s3://bucket/p?secret_access_key=x",
+                "never taken from the URL",
+            ),
         ] {
             let err = text.parse::<StorageLocation>().expect_err(text);
             assert!(err.to_string().contains(why), "{text:?}: {err}");
@@ -187,5 +208,7 @@ mod tests {
         assert_eq!(files.for_tenant("t1").describe("k.json"), "state/t1/k.json");
         let etcd: StorageLocation = "etcd://h:1/p".parse().unwrap();
         assert_eq!(etcd.for_tenant("t1").describe("k"), "etcd://h:1/p/t1/k");
+        let s3: StorageLocation = "s3://bkt/p".parse().unwrap();
+        assert_eq!(s3.for_tenant("t1").describe("k"), "s3://bkt/p/t1/k");
     }
 }

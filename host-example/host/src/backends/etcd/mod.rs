@@ -42,15 +42,7 @@ impl EtcdStorage {
     /// connects lazily: opening never fails, the first call reports an unreachable
     /// server.
     pub fn new(url: EtcdUrl) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(url.timeout))
-            // etcd answers errors with a JSON body naming the gRPC code: read it.
-            .http_status_as_error(false)
-            // A loopback or cluster-internal endpoint must not go through a proxy
-            // named in the environment.
-            .proxy(None)
-            .build()
-            .into();
+        let agent = crate::backends::http::agent(url.timeout);
         Self { agent, url }
     }
 

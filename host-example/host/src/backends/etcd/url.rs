@@ -21,9 +21,7 @@ pub struct EtcdUrl {
     pub timeout: Duration,
 }
 
-/// The longest `timeout_ms` accepted, ten minutes: a call that may wait longer than
-/// that on a silent server is a hang to whoever runs it.
-pub const MAX_TIMEOUT_MS: u64 = 600_000;
+use crate::backends::url_parts;
 
 /// Why a string is not an etcd URL.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -38,11 +36,7 @@ pub struct InvalidEtcdUrl {
 impl EtcdUrl {
     /// The etcd key for a storage key.
     pub fn etcd_key(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}/{key}", self.prefix)
-        }
+        url_parts::join(&self.prefix, key)
     }
 
     /// A storage key as a URL, for messages: `etcd://HOST:PORT/PREFIX/KEY`.
@@ -76,38 +70,19 @@ impl FromStr for EtcdUrl {
                 "credentials and spaces are not supported in HOST:PORT",
             ));
         }
-        let prefix = prefix.trim_end_matches('/');
-        if prefix.starts_with('/')
-            || prefix
-                .split('/')
-                .any(|s| s.is_empty() && !prefix.is_empty())
-        {
-            return Err(invalid("its prefix has an empty segment"));
-        }
-        if prefix.chars().any(char::is_control) {
-            return Err(invalid("its prefix has control characters"));
-        }
+        let prefix = url_parts::prefix(prefix).map_err(invalid)?;
         let mut timeout = DEFAULT_TIMEOUT;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some(("timeout_ms", ms)) => {
-                    let ms: u64 = ms
-                        .parse()
-                        .ok()
-                        .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
-                        .ok_or_else(|| {
-                            invalid(&format!(
-                                "timeout_ms is not a number from 1 to {MAX_TIMEOUT_MS}"
-                            ))
-                        })?;
-                    timeout = Duration::from_millis(ms);
+                    timeout = url_parts::timeout_ms(ms).map_err(|why| invalid(&why))?;
                 }
                 _ => return Err(invalid(&format!("unknown parameter {pair:?}"))),
             }
         }
         Ok(EtcdUrl {
             authority: authority.to_owned(),
-            prefix: prefix.to_owned(),
+            prefix,
             timeout,
         })
     }

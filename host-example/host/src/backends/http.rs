@@ -1,0 +1,18 @@
+//! The HTTP client the networked backends (etcd, S3) share.
+
+use std::time::Duration;
+
+/// An agent whose every request, connecting included, takes at most `timeout`.
+///
+/// Error statuses are answers, not errors: etcd and S3 both name what went wrong in
+/// the body, which the backends read. No proxy from the environment is used: the
+/// server is the one the storage URL names, and an `HTTPS_PROXY` meant for other
+/// traffic must not quietly route checkpoints elsewhere.
+pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}

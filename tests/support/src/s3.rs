@@ -1,0 +1,380 @@
+//! A real S3 API for one test: moto in server mode, started on a free loopback port,
+//! killed when dropped; and small HTTP servers in front of it or instead of it.
+//!
+//! moto comes from `MOTO_PYTHON` (a Python with `moto[server]` installed) or
+//! `python3`. Where it is missing the S3 tests print a loud `SKIPPED` and pass; CI
+//! sets `PIPELINE_CHECKPOINT_REQUIRE_S3` so that there a missing moto fails instead.
+//! moto keeps objects in memory: a killed server forgets them, so outages are made by
+//! freezing it (SIGSTOP) rather than by killing it.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use pipeline_checkpoint_host::S3Storage;
+use pipeline_checkpoint_host::backends::s3::S3Url;
+
+use crate::server::free_port;
+
+/// Starts moto for the test named `$test`, or returns from the test where
+/// [`S3Server::start`] skips it. `S3Server` must be in scope.
+#[macro_export]
+macro_rules! s3_or_skip {
+    ($test:literal) => {
+        match S3Server::start($test) {
+            Some(server) => server,
+            None => return,
+        }
+    };
+}
+
+/// The credentials every test signs with: moto accepts any. The secret is distinctive
+/// so that tests can assert it never shows in an error or a log.
+pub const ACCESS_KEY_ID: &str = "AKIATESTPIPELINECKPT";
+/// See [`ACCESS_KEY_ID`].
+pub const SECRET_ACCESS_KEY: &str = "Secret+Must/Never+Be+Printed0123456789abc";
+/// See [`ACCESS_KEY_ID`].
+pub const SESSION_TOKEN: &str = "SessionTokenMustNeverBePrinted";
+
+/// The environment a child process or a storage signs with.
+pub fn credentials_env() -> [(&'static str, &'static str); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ("AWS_SESSION_TOKEN", SESSION_TOKEN),
+        ("AWS_REGION", "us-east-1"),
+    ]
+}
+
+/// [`credentials_env`] as the lookup `S3Storage::open_with` takes.
+pub fn env(name: &str) -> Option<String> {
+    credentials_env()
+        .into_iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// How long moto may take to import and answer.
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+pub struct S3Server {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl S3Server {
+    /// Starts moto, or returns `None` after printing why the calling test is skipped.
+    pub fn start(test: &str) -> Option<Self> {
+        let python = python();
+        let has_moto = Command::new(&python)
+            .args(["-c", "import moto.server"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_moto {
+            let why = format!(
+                "{test}: SKIPPED: no moto server ({} -c 'import moto.server' failed)",
+                python.display()
+            );
+            assert!(
+                !crate::required("s3"),
+                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_S3 is set"
+            );
+            eprintln!("\n{why}; pip install 'moto[server]' or set MOTO_PYTHON\n");
+            return None;
+        }
+        let mut server = S3Server {
+            child: None,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            port: 0,
+        };
+        for _ in 0..3 {
+            server.port = free_port();
+            if server.spawn() {
+                return Some(server);
+            }
+        }
+        panic!("moto did not start; its log: {}", server.log());
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port moto listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates `bucket` (a bucket name is 3 or more characters).
+    pub fn create_bucket(&self, bucket: &str) {
+        let (status, body) = raw(self.port, "PUT", &format!("/{bucket}"), &[], b"");
+        let owned = String::from_utf8_lossy(&body).contains("BucketAlreadyOwnedByYou");
+        assert!(
+            status == 200 || (status == 409 && owned),
+            "creating bucket {bucket}: HTTP {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
+    /// `s3://BUCKET/PREFIX?endpoint=…` (see [`url_at`]), creating the bucket.
+    pub fn url(&self, bucket: &str, prefix: &str) -> String {
+        self.create_bucket(bucket);
+        url_at(self.port, bucket, prefix)
+    }
+
+    /// A probed storage client for `bucket`/`prefix`, the bucket created.
+    pub fn storage(&self, bucket: &str, prefix: &str) -> S3Storage {
+        let url: S3Url = self.url(bucket, prefix).parse().expect("a valid URL");
+        S3Storage::open_with(url, &env).expect("moto opens")
+    }
+
+    /// The object's bytes and ETag, straight from moto; `None` if it is missing.
+    pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let (status, body) = raw(self.port, "GET", &format!("/{bucket}/{key}"), &[], b"");
+        (status == 200).then_some(body)
+    }
+
+    /// Stores `value` under `key`, unconditionally, behind the storage's back.
+    pub fn put_object(&self, bucket: &str, key: &str, value: &[u8]) {
+        let status = raw(self.port, "PUT", &format!("/{bucket}/{key}"), &[], value).0;
+        assert_eq!(status, 200, "putting {key}");
+    }
+
+    /// Deletes `key` behind the storage's back.
+    pub fn delete_object(&self, bucket: &str, key: &str) {
+        let status = raw(self.port, "DELETE", &format!("/{bucket}/{key}"), &[], b"").0;
+        assert_eq!(status, 204, "deleting {key}");
+    }
+
+    /// Freezes moto (SIGSTOP): connections are accepted by the kernel and never
+    /// answered, as by a server that hangs.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a frozen moto (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.as_ref().expect("moto runs").id();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} {pid}");
+    }
+
+    fn spawn(&mut self) -> bool {
+        let log = File::create(self.dir.path().join("moto.log")).expect("the log opens");
+        let child = Command::new(python())
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("the log clones"))
+            .stderr(log)
+            .spawn()
+            .expect("python starts");
+        self.child = Some(child);
+        let port = self.port;
+        let log = self.dir.path().join("moto.log");
+        crate::server::wait_until_ready(&mut self.child, "moto", READY_WITHIN, &log, || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && try_raw(port, "GET", "/", &[], b"").is_some_and(|(s, _)| s == 200)
+        })
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("moto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // A frozen process dies of SIGKILL all the same.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `s3://BUCKET/PREFIX?endpoint=http://127.0.0.1:PORT&timeout_ms=2000`.
+pub fn url_at(port: u16, bucket: &str, prefix: &str) -> String {
+    format!(
+        "s3://{bucket}/{prefix}?endpoint=http://127.0.0.1:{port}&region=us-east-1&timeout_ms=2000"
+    )
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("MOTO_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from)
+}
+
+/// One HTTP/1.1 request with a dummy signature, which moto accepts.
+pub fn raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    try_raw(port, method, path, headers, body)
+        .unwrap_or_else(|| panic!("{method} {path} on port {port} failed"))
+}
+
+fn try_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    // moto does not verify signatures, but treats a request without an Authorization
+    // header as anonymous, and private objects are not anonymous readers' to read.
+    head.push_str(&format!(
+        "Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n"
+    ));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let split = find(&answer, b"\r\n\r\n")?;
+    let status: u16 = std::str::from_utf8(&answer[..split])
+        .ok()?
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, answer[split + 4..].to_vec()))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// An HTTP request as a server in a test reads it: the head's lines and the body.
+pub struct Request {
+    /// The request line, then one `Name: value` per header.
+    pub head: Vec<String>,
+    pub body: Vec<u8>,
+}
+
+/// Reads one request from `stream`: up to the blank line, then `Content-Length` bytes.
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream);
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            break;
+        }
+        head.push(line);
+    }
+    let length = head
+        .iter()
+        .find_map(|h| {
+            let (name, value) = h.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { head, body })
+}
+
+/// Serves each connection on its own thread with `handle`, one request per
+/// connection, until the process ends; returns the port.
+fn serve(handle: impl Fn(Request, &mut TcpStream) + Send + Sync + 'static) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("an address").port();
+    let handle = std::sync::Arc::new(handle);
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let handle = handle.clone();
+            thread::spawn(move || {
+                if let Some(request) = read_request(&stream) {
+                    handle(request, &mut stream);
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A proxy in front of `upstream_port` that drops every `If-Match` and
+/// `If-None-Match` header: an S3-compatible store that ignores conditional writes.
+/// Returns its port.
+pub fn condition_stripping_proxy(upstream_port: u16) -> u16 {
+    serve(move |request, client| {
+        let mut head: Vec<String> = request
+            .head
+            .into_iter()
+            .filter(|line| {
+                let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+                !matches!(name.as_str(), "if-match" | "if-none-match" | "connection")
+            })
+            .collect();
+        head.push("Connection: close".into());
+        let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+            return;
+        };
+        let mut answer = Vec::new();
+        let forwarded = upstream
+            .write_all(format!("{}\r\n\r\n", head.join("\r\n")).as_bytes())
+            .and_then(|()| upstream.write_all(&request.body))
+            .and_then(|()| upstream.read_to_end(&mut answer).map(drop));
+        if forwarded.is_ok() {
+            let _ = client.write_all(&closing(answer));
+        }
+    })
+}
+
+/// A server that answers every request with `status` and `body`, as a store that
+/// refuses, fails or throttles would. Returns its port.
+pub fn canned_server(status: u16, body: &'static str) -> u16 {
+    serve(move |_request, client| {
+        let answer = format!(
+            "HTTP/1.1 {status} Canned\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = client.write_all(&closing(answer.into_bytes()));
+    })
+}
+
+/// `answer` with a `Connection: close` header after its status line, so that the
+/// client does not reuse a connection this server will not read again.
+fn closing(answer: Vec<u8>) -> Vec<u8> {
+    let Some(line_end) = find(&answer, b"\r\n") else {
+        return answer;
+    };
+    let mut out = answer[..line_end + 2].to_vec();
+    out.extend_from_slice(b"Connection: close\r\n");
+    out.extend_from_slice(&answer[line_end + 2..]);
+    out
+}
