@@ -129,7 +129,7 @@ impl S3Storage {
 
     /// Checks, on the probe object, that the store refuses a stale `If-Match` and an
     /// `If-None-Match: *`: two unconditional writes with different bytes, then the
-    /// two conditional writes, each of which must be answered 412.
+    /// two conditional writes, each of which must be refused (412).
     pub fn probe(&self) -> Result<Probe, StorageError> {
         let object_key = self.client.url.object_key(PROBE_KEY);
         let nonce = format!(
@@ -159,7 +159,9 @@ impl S3Storage {
         for (header, value) in [("if-match", first_etag.as_str()), ("if-none-match", "*")] {
             let answer = write(&[(header, value)], 3)?;
             match answer.status {
-                412 => {}
+                // 409: another opener's conditional write of the probe was in flight,
+                // which a store ignoring conditions would never say.
+                412 | 409 => {}
                 200..=299 => return Ok(Probe::IgnoresConditions),
                 _ => return Err(self.error_of(&answer, "PUT", &object_key)),
             }
