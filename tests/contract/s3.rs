@@ -72,11 +72,15 @@ fn s3_put_is_a_compare_and_swap_on_the_etag() {
 }
 
 /// N writers holding the same version race to replace it, round after round: each
-/// round exactly one wins and the bucket holds the winner's value.
+/// round at most one put succeeds, and the bucket then holds the winner's value.
+///
+/// A 5xx answer is `unavailable` and not retried (it may or may not have written): a
+/// round with one has no winner or one, and its value is the winner's, else one of
+/// the unavailable writers' or the round's starting value.
 #[test]
-fn racing_writers_with_one_expected_version_have_exactly_one_winner_per_round() {
+fn racing_writers_with_one_expected_version_have_at_most_one_winner_per_round() {
     let s3 =
-        s3_or_skip!("racing_writers_with_one_expected_version_have_exactly_one_winner_per_round");
+        s3_or_skip!("racing_writers_with_one_expected_version_have_at_most_one_winner_per_round");
     const WRITERS: usize = 6;
     const ROUNDS: usize = 25;
     let url = s3.url("race-bucket", "race");
@@ -84,10 +88,11 @@ fn racing_writers_with_one_expected_version_have_exactly_one_winner_per_round() 
     // cannot leave the others waiting at the barrier.
     let mut writers: Vec<S3Storage> = (0..WRITERS).map(|_| open(&url).unwrap()).collect();
     writers[0].put(KEY, "round 0", Expected::Absent).unwrap();
+    let mut rounds_won = 0;
     for round in 1..=ROUNDS {
-        let version = open(&url).unwrap().get(KEY).unwrap().unwrap().version;
+        let before = open(&url).unwrap().get(KEY).unwrap().unwrap();
         let barrier = Barrier::new(WRITERS);
-        let winners: Vec<String> = std::thread::scope(|scope| {
+        let outcomes: Vec<(String, &'static str)> = std::thread::scope(|scope| {
             let handles: Vec<_> = writers
                 .iter_mut()
                 .enumerate()
@@ -96,29 +101,44 @@ fn racing_writers_with_one_expected_version_have_exactly_one_winner_per_round() 
                     scope.spawn(move || {
                         let value = format!("round {round} writer {writer}");
                         barrier.wait();
-                        match storage.put(KEY, &value, Expected::Version(version)) {
-                            Ok(_) => Some(value),
-                            Err(Fault::Error(StorageError::Conflict(_))) => None,
+                        match storage.put(KEY, &value, Expected::Version(before.version)) {
+                            Ok(_) => (value, "won"),
+                            Err(Fault::Error(StorageError::Conflict(_))) => (value, "conflict"),
+                            Err(Fault::Error(StorageError::Unavailable(_))) => {
+                                (value, "unavailable")
+                            }
                             Err(e) => panic!("round {round} writer {writer}: {e:?}"),
                         }
                     })
                 })
                 .collect();
-            handles
-                .into_iter()
-                .filter_map(|h| h.join().unwrap())
-                .collect()
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert_eq!(winners.len(), 1, "round {round}: winners {winners:?}");
+        let of = |what: &str| -> Vec<&String> {
+            outcomes
+                .iter()
+                .filter(|(_, o)| *o == what)
+                .map(|(v, _)| v)
+                .collect()
+        };
+        let (winners, unavailable) = (of("won"), of("unavailable"));
+        assert!(winners.len() <= 1, "round {round}: winners {winners:?}");
         let stored = s3
             .object("race-bucket", "race/pipeline/checkpoint.json")
             .unwrap();
-        assert_eq!(
-            String::from_utf8(stored).unwrap(),
-            winners[0],
-            "round {round}"
-        );
+        let stored = String::from_utf8(stored).unwrap();
+        if let Some(winner) = winners.first() {
+            assert_eq!(&stored, *winner, "round {round}");
+            rounds_won += 1;
+        } else {
+            assert!(
+                stored == before.value || unavailable.contains(&&stored),
+                "round {round}: no winner, yet the bucket holds {stored:?}"
+            );
+        }
     }
+    println!("{rounds_won} of {ROUNDS} rounds had a winner");
+    assert!(rounds_won > 0, "no round had a winner");
 }
 
 /// A consumer that, at each ack, reads the record straight from the bucket and

@@ -1,5 +1,5 @@
-//! A real S3 API for one test: moto in server mode, started on a free loopback port,
-//! killed when dropped; and small HTTP servers in front of it or instead of it.
+//! A real S3 API for one test: moto's S3 server, started on a free loopback port,
+//! applying one request at a time (see [`SERIALIZED_MOTO`]), killed when dropped; and small HTTP servers in front of it or instead of it.
 //!
 //! moto comes from `MOTO_PYTHON` (a Python with `moto[server]` installed) or
 //! `python3`. Where it is missing the S3 tests print a loud `SKIPPED` and pass; CI
@@ -57,6 +57,22 @@ pub fn env(name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
 }
+
+/// moto's S3 app served as `python -m moto.server` serves it, but applying one
+/// request at a time. moto checks `If-Match` and stores the object in two steps
+/// without a lock, so two threads racing with the same ETag can both succeed (seen
+/// in the race test); S3 applies conditional writes atomically, which one request at
+/// a time restores.
+const SERIALIZED_MOTO: &str = "
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()
+def serialized(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple('127.0.0.1', int(sys.argv[1]), serialized, threaded=True, request_handler=MotoRequestHandler)
+";
 
 /// How long moto may take to import and answer.
 const READY_WITHIN: Duration = Duration::from_secs(60);
@@ -177,7 +193,7 @@ impl S3Server {
     fn spawn(&mut self) -> bool {
         let log = File::create(self.dir.path().join("moto.log")).expect("the log opens");
         let child = Command::new(python())
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .args(["-c", SERIALIZED_MOTO])
             .arg(self.port.to_string())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log clones"))
