@@ -6,12 +6,10 @@ use std::net::TcpListener;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use pipeline_checkpoint_host::storage::Expected;
-use pipeline_checkpoint_host::{
-    CheckpointError, Error, EtcdStorage, Fault, Storage, StorageError, StorageExt,
-};
+use pipeline_checkpoint_host::{EtcdStorage, Fault, Storage, StorageError, StorageExt};
 
 use crate::etcd_server::EtcdServer;
-use crate::support::{KEY, Recorder, ids, runtime};
+use crate::support::{KEY, assert_a_write_over_it_is_corrupt_record};
 use pipeline_checkpoint_test_support::etcd_or_skip;
 
 #[test]
@@ -86,17 +84,7 @@ fn etcd_value_that_is_not_utf8_is_invalid_data_and_a_corrupt_record() {
         "{got:?}"
     );
 
-    let consumer = Recorder::new();
-    let mut manager = runtime().open(None, storage, consumer.clone()).unwrap();
-    let result = manager.write_checkpoint(&ids(&["m"]), 5);
-    assert!(
-        matches!(
-            result,
-            Err(Error::Checkpoint(CheckpointError::CorruptRecord(_)))
-        ),
-        "{result:?}"
-    );
-    assert!(consumer.acked().is_empty());
+    assert_a_write_over_it_is_corrupt_record(storage, "a value that is not UTF-8");
     assert_eq!(
         raw_get(&etcd, "bytes/pipeline/checkpoint.json").unwrap(),
         b"{\"offset\": \xff}"

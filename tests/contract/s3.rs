@@ -12,7 +12,9 @@ use pipeline_checkpoint_host::{
     StorageExt,
 };
 
-use crate::support::{KEY, Recorder, ids, offset_in, python, runtime};
+use crate::support::{
+    KEY, Recorder, assert_a_write_over_it_is_corrupt_record, ids, offset_in, python, runtime,
+};
 use pipeline_checkpoint_test_support::s3::{
     self, S3Server, SECRET_ACCESS_KEY, SESSION_TOKEN, canned_server, condition_stripping_proxy,
     url_at,
@@ -344,17 +346,7 @@ fn s3_failures_map_to_storage_error_cases_and_never_show_credentials() {
             matches!(&got, Err(Fault::Error(StorageError::InvalidData(_)))),
             "{prefix}: {got:?}"
         );
-        let consumer = Recorder::new();
-        let mut manager = runtime().open(None, storage, consumer.clone()).unwrap();
-        let result = manager.write_checkpoint(&ids(&["m"]), 5);
-        assert!(
-            matches!(
-                result,
-                Err(Error::Checkpoint(CheckpointError::CorruptRecord(_)))
-            ),
-            "{prefix}: {result:?}"
-        );
-        assert!(consumer.acked().is_empty());
+        assert_a_write_over_it_is_corrupt_record(storage, prefix);
     }
     assert_eq!(
         s3.object("data-bucket", "bytes/pipeline/checkpoint.json")

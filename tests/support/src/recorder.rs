@@ -156,6 +156,27 @@ pub fn checkpoint_error<T: std::fmt::Debug>(result: Result<T, Error>) -> Checkpo
     }
 }
 
+/// A manager over `storage`, which holds a damaged record under [`KEY`], refuses to
+/// write with `corrupt-record` and acknowledges nothing.
+#[track_caller]
+pub fn assert_a_write_over_it_is_corrupt_record(storage: impl Storage + 'static, what: &str) {
+    let consumer = Recorder::new();
+    let mut manager = runtime().open(None, storage, consumer.clone()).unwrap();
+    let result = manager.write_checkpoint(&ids(&["m"]), 5);
+    assert!(
+        matches!(
+            result,
+            Err(Error::Checkpoint(CheckpointError::CorruptRecord(_)))
+        ),
+        "{what}: {result:?}"
+    );
+    assert!(
+        consumer.acked().is_empty(),
+        "{what}: acked {:?}",
+        consumer.acked()
+    );
+}
+
 /// The trap a call returned; panics on anything else.
 #[track_caller]
 pub fn trap<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
