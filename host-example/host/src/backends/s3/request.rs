@@ -240,6 +240,35 @@ mod tests {
         );
     }
 
+    /// Without an endpoint the bucket is AWS's, virtual-hosted in its region, except
+    /// that a dotted bucket is addressed path-style (its name would break the TLS
+    /// wildcard); with one, path-style under it.
+    #[test]
+    fn buckets_are_addressed_on_aws_by_region_and_path_style_under_an_endpoint() {
+        let client = |url: &str| {
+            let credentials = Credentials {
+                access_key_id: "AK".into(),
+                secret_access_key: "secret".into(),
+                session_token: None,
+                source: "test".into(),
+            };
+            Client::new(url.parse().unwrap(), "eu-west-1".into(), credentials)
+        };
+        assert_eq!(
+            client("s3://ckpt/p").object_url("p/k.json"),
+            "https://ckpt.s3.eu-west-1.amazonaws.com/p/k.json"
+        );
+        assert_eq!(
+            client("s3://my.ckpt/p").object_url("p/k.json"),
+            "https://s3.eu-west-1.amazonaws.com/my.ckpt/p/k.json"
+        );
+        assert_eq!(
+            client("s3://ckpt/p?endpoint=http://127.0.0.1:9000/").object_url("p/k.json"),
+            "http://127.0.0.1:9000/ckpt/p/k.json"
+        );
+        assert_eq!(client("s3://ckpt/p").endpoint(), "AWS S3 in eu-west-1");
+    }
+
     /// S3's error bodies give their code and message; a bodiless answer its status.
     #[test]
     fn error_answers_are_described_by_status_code_and_message() {
