@@ -1,6 +1,6 @@
 //! Whole-process tests of the real `host-example` binary: its commands and messages,
-//! kill -9 crash loops, damaged state, power cuts, fencing of stale runs, and the record
-//! in etcd.
+//! kill -9 crash loops, damaged state, power cuts, fencing of stale runs, the record
+//! in etcd and S3, the pipeline against Redis Streams, and its metrics.
 
 mod support;
 
@@ -10,9 +10,11 @@ mod crash_loop;
 mod damaged_state;
 mod etcd;
 mod fencing;
+mod metrics;
 mod misuse;
 mod observer;
 mod power_cut;
+mod redis;
 mod s3;
 
 use pipeline_checkpoint_test_support::{etcd as etcd_server, seeded};

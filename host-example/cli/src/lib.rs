@@ -7,7 +7,9 @@
 //! # Layout
 //! - [`commands`]: the command line (clap) and each subcommand.
 //! - [`pipeline`]: the resumable pipeline behind `run`: source, sink, ack log,
-//!   resume.
+//!   resume; and against Redis Streams.
+//! - [`metrics`]: Prometheus metrics of a run, served over HTTP.
 
 pub mod commands;
+pub mod metrics;
 pub mod pipeline;

@@ -62,6 +62,8 @@ pub mod tenant;
 pub use backends::etcd::{EtcdStorage, EtcdUrl};
 #[cfg(feature = "files")]
 pub use backends::files::{ACK_LOG_FILE, FileConsumer, FileStorage};
+#[cfg(feature = "redis")]
+pub use backends::redis::{RedisStreamConsumer, RedisStreamUrl};
 #[cfg(feature = "s3")]
 pub use backends::s3::{S3Storage, S3Url};
 pub use backends::{Backend, InvalidLocation, StorageLocation};

@@ -10,6 +10,8 @@
 //! - [`etcd`]: a throwaway etcd member on free loopback ports.
 //! - [`s3`]: a throwaway S3 API (moto) on a free loopback port, and HTTP servers that
 //!   strip conditional headers or answer with canned errors.
+//! - [`redis`]: a throwaway redis-server on a free loopback port, writing every
+//!   change to its append-only file before it answers.
 //! - [`power_cut`]: a FUSE file system that forgets what was not synced (Linux).
 //! - [`hostile`]: the misbehaving components of `tests/hostile-guest/`, built by this
 //!   crate's build script, one per misbehaviour.
@@ -20,6 +22,7 @@ pub mod hostile;
 #[cfg(target_os = "linux")]
 pub mod power_cut;
 pub mod recorder;
+pub mod redis;
 pub mod s3;
 pub mod seeded;
 pub mod server;

@@ -26,7 +26,7 @@ pub enum Failure {
     Corrupt = 3,
     /// 4: another writer: fenced by a successor, or the state directory is held.
     Contended = 4,
-    /// 5: the storage (or the upstream) is unavailable; retrying later may succeed.
+    /// 5: the storage (or the upstream: Redis) is unavailable; retrying later may succeed.
     Unavailable = 5,
     /// 6: a limit of the component's sandbox was crossed.
     Limit = 6,
@@ -56,6 +56,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<Failure> {
             PipelineError::Source { .. } | PipelineError::Sink { .. } => Some(Failure::Corrupt),
             PipelineError::Mismatch(_) => Some(Failure::Corrupt),
             PipelineError::Locked(_) => Some(Failure::Contended),
+            PipelineError::Redis(e) if e.is_unavailable() => Some(Failure::Unavailable),
             _ => None,
         };
     }

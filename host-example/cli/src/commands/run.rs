@@ -1,5 +1,6 @@
 //! `run`: the pipeline, with a progress bar and a summary.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -7,18 +8,37 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use pipeline_checkpoint_host::RedisStreamUrl;
+
 use super::output::say;
-use super::{StateArgs, run_tenants};
-use crate::pipeline::{self, Config, Source};
+use super::{StateArgs, UsageError, run_tenants};
+use crate::metrics::Metrics;
+use crate::pipeline::{self, Config, Source, StreamConfig, Summary};
 
 /// The largest batch: the component's default limit on the ids of one ack.
 const MAX_BATCH_SIZE: u64 = 100_000;
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// A JSON Lines file of messages, each an object with a unique string "id".
-    #[arg(long, value_name = "FILE", conflicts_with = "messages")]
-    source: Option<PathBuf>,
+    /// Where messages come from: a JSON Lines file, each line an object with a unique
+    /// string "id"; or a Redis stream, `redis://HOST:PORT/STREAM[?group=G&consumer=C&timeout_ms=N]`,
+    /// read through consumer group G (default `pipeline-checkpoint`) and acknowledged
+    /// with XACK once checkpointed. A Redis source needs a Redis --sink.
+    #[arg(long, value_name = "FILE|URL", conflicts_with = "messages")]
+    source: Option<String>,
+    /// With a Redis source: the output stream, `redis://HOST:PORT/STREAM`. Source entry
+    /// number P becomes output entry 0-P, so an output holds each entry once, in order.
+    #[arg(long, value_name = "URL", conflicts_with = "tenants")]
+    sink: Option<RedisStreamUrl>,
+    /// With a Redis source: at the end of the stream, wait for new entries instead of
+    /// stopping. Stop it with a signal; the next run resumes from the checkpoint.
+    #[arg(long, requires = "sink")]
+    follow: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics while the run lasts:
+    /// checkpoints, failures by kind, checkpoint latency, durable offset and lag (per
+    /// tenant with --tenants).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<SocketAddr>,
     /// Without --source: generate this many deterministic messages.
     #[arg(long, default_value_t = 10_000)]
     messages: u64,
@@ -43,11 +63,61 @@ pub struct RunArgs {
 }
 
 pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let metrics = Metrics::new();
+            let bound = metrics
+                .serve(addr)
+                .with_context(|| format!("serving metrics on {addr}"))?;
+            tracing::info!(%bound, "serving metrics");
+            Some(metrics)
+        }
+        None => None,
+    };
+    let redis_source = args
+        .source
+        .as_deref()
+        .filter(|s| RedisStreamUrl::is_redis(s));
+    if let Some(source) = redis_source {
+        let source: RedisStreamUrl = source
+            .parse()
+            .map_err(|e| UsageError(format!("--source: {e}")))?;
+        let Some(sink) = args.sink else {
+            return Err(UsageError(
+                "a Redis --source needs a Redis --sink: the output stream each entry is written to"
+                    .into(),
+            )
+            .into());
+        };
+        if args.tenants.is_some() {
+            return Err(UsageError("--tenants cannot read a Redis --source".into()).into());
+        }
+        let config = StreamConfig {
+            state_dir: state.state_dir.clone(),
+            storage: state.storage.clone(),
+            source,
+            sink,
+            batch_size: args.batch_size as usize,
+            key: Some(state.key.clone()),
+            max_batches: args.max_batches,
+            follow: args.follow,
+            lock_wait: state.lock_wait(),
+            metrics,
+        };
+        let runtime = state.runtime()?;
+        let mut bar = Progress::new(args.quiet)?;
+        let summary = pipeline::run_stream(&runtime, &config, |p| bar.show(p.offset, p.total));
+        bar.finish();
+        return print_summary(&summary?);
+    }
+    if args.sink.is_some() {
+        return Err(UsageError("--sink takes a Redis stream, for a Redis --source".into()).into());
+    }
     let config = Config {
         state_dir: state.state_dir.clone(),
         storage: state.storage.clone(),
         source: match args.source {
-            Some(path) => Source::File(path),
+            Some(path) => Source::File(PathBuf::from(path)),
             None => Source::Generated {
                 count: args.messages,
             },
@@ -57,6 +127,8 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         key: Some(state.key.clone()),
         max_batches: args.max_batches,
         lock_wait: state.lock_wait(),
+        metrics,
+        tenant: String::new(),
     };
     if let Some(tenants) = args.tenants {
         return run_tenants::run(state, &config, tenants, args.threads, args.quiet);
@@ -65,7 +137,10 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
     let mut bar = Progress::new(args.quiet)?;
     let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total));
     bar.finish();
-    let summary = summary?;
+    print_summary(&summary?)
+}
+
+fn print_summary(summary: &Summary) -> Result<()> {
     say!(
         "resumed from offset {} of {}",
         summary.resumed_from,

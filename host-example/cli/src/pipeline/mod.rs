@@ -25,10 +25,12 @@
 //!
 //! The source and the sink are read as streams, so memory does not grow with them.
 
+mod checkpointer;
 mod ownership;
 mod resume;
 mod sink;
 mod source;
+mod stream;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -40,11 +42,18 @@ use thiserror::Error;
 
 pub use ownership::{Holder, LOCK_FILE, Ownership, OwnershipError};
 pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
+pub use stream::{StreamConfig, run_stream};
 pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
 
 use pipeline_checkpoint_host::backends::files::AppendLog;
-use pipeline_checkpoint_host::{Error, FileConsumer, Runtime, StorageError, StorageLocation};
+use pipeline_checkpoint_host::backends::redis::RedisCallError;
+use pipeline_checkpoint_host::{
+    CheckpointError, Error, FileConsumer, Runtime, StorageError, StorageLocation,
+};
 
+use crate::metrics::{FailureKind, Metrics};
+
+use checkpointer::Checkpointer;
 use resume::State;
 
 /// The sink's file name in the state directory.
@@ -68,6 +77,10 @@ pub struct Config {
     pub max_batches: Option<u64>,
     /// How long to wait for another process holding the state directory.
     pub lock_wait: Duration,
+    /// Where to count checkpoints, failures and the lag.
+    pub metrics: Option<Arc<Metrics>>,
+    /// This pipeline's tenant, for the metrics' labels; empty for a lone pipeline.
+    pub tenant: String,
 }
 
 /// Where a run is, for progress displays.
@@ -167,6 +180,22 @@ pub enum PipelineError {
     /// The state does not fit the source: the wrong state directory or source.
     #[error("{0}")]
     Mismatch(String),
+    /// A Redis stream (source or output) cannot be read or written.
+    #[error(transparent)]
+    Redis(RedisCallError),
+}
+
+/// The metrics' name for a checkpoint call's failure.
+pub(crate) fn failure_kind(error: &Error) -> FailureKind {
+    match error.checkpoint() {
+        Some(CheckpointError::WriteFailed(_)) => FailureKind::WriteFailed,
+        Some(CheckpointError::AckFailed(_)) => FailureKind::AckFailed,
+        Some(CheckpointError::Fenced(_)) => FailureKind::Fenced,
+        Some(CheckpointError::CorruptRecord(_)) => FailureKind::Corrupt,
+        Some(CheckpointError::ReadFailed(StorageError::InvalidData(_))) => FailureKind::Corrupt,
+        Some(CheckpointError::OffsetRegression { .. }) => FailureKind::Regression,
+        _ => FailureKind::Other,
+    }
 }
 
 /// Runs the pipeline until the source is exhausted or `max_batches` is reached, calling
@@ -206,6 +235,8 @@ pub fn run(
     let mut manager = runtime
         .open(Some(state.key), storage, consumer)
         .map_err(|e| state.checkpoint_error(e))?;
+    let checkpoint = Checkpointer::new(config.metrics.clone(), config.tenant.clone());
+    checkpoint.position(resume.offset, total - resume.offset);
 
     let batch_size = config.batch_size.max(1);
     let mut messages = config.source.messages()?;
@@ -224,8 +255,10 @@ pub fn run(
             position += 1;
         }
         if !ids.is_empty() {
-            manager
-                .write_checkpoint_batch(&mut ids, resume.offset)
+            checkpoint
+                .acknowledge(resume.offset, || {
+                    manager.write_checkpoint_batch(&mut ids, resume.offset)
+                })
                 .map_err(|e| state.checkpoint_error(e))?;
         }
     }
@@ -249,11 +282,12 @@ pub fn run(
         sink.append(&lines).map_err(|e| state.state_error(e))?;
         let next = offset + ids.len() as u64;
         covering.store(next, Ordering::Release);
-        manager
-            .write_checkpoint_batch(&mut ids, next)
+        checkpoint
+            .write(next, || manager.write_checkpoint_batch(&mut ids, next))
             .map_err(|e| state.checkpoint_error(e))?;
         offset = next;
         batches += 1;
+        checkpoint.position(offset, total - offset);
         progress(Progress { offset, total });
     }
     Ok(Summary {

@@ -69,6 +69,7 @@ pub fn run_tenants(
                                 let tenant_config = Config {
                                     state_dir: claim.dir().to_owned(),
                                     storage: Some(claim.records().clone()),
+                                    tenant: id.clone(),
                                     ..config.clone()
                                 };
                                 run(tenants.runtime(), &tenant_config, |p| {

@@ -6,6 +6,8 @@
 //! - `etcd`: [`etcd::EtcdStorage`], records in etcd; `etcd://HOST:PORT/PREFIX`.
 //! - `s3`: [`s3::S3Storage`], records as objects in an S3 bucket;
 //!   `s3://BUCKET/PREFIX?endpoint=URL&region=R`.
+//! - `redis`: not a storage but a consumer, [`redis::RedisStreamConsumer`], whose
+//!   acknowledgements are `XACK`s on a Redis stream's consumer group.
 //!
 //! A backend is a [`Storage`] plus a [`Backend`] that knows its location; adding one
 //! is its module, its feature, and one arm in [`StorageLocation`]'s parser.
@@ -24,9 +26,11 @@ pub mod etcd;
 pub mod files;
 #[cfg(any(feature = "etcd", feature = "s3"))]
 mod http;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "s3")]
 pub mod s3;
-#[cfg(any(feature = "etcd", feature = "s3"))]
+#[cfg(any(feature = "etcd", feature = "s3", feature = "redis"))]
 pub mod url_parts;
 
 /// Where a backend keeps records: what [`StorageLocation`] holds.

@@ -8,6 +8,7 @@ use std::time::Duration;
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
 /// `PREFIX/KEY`, or `KEY` under an empty prefix.
+#[cfg_attr(not(any(feature = "etcd", feature = "s3")), allow(dead_code))]
 pub(crate) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
@@ -18,6 +19,7 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
 
 /// A prefix without its trailing `/`s, refused if it has an empty segment (a leading
 /// or doubled `/`), a control character or a backslash.
+#[cfg_attr(not(any(feature = "etcd", feature = "s3")), allow(dead_code))]
 pub(crate) fn prefix(text: &str) -> Result<String, &'static str> {
     let prefix = text.trim_end_matches('/');
     if !prefix.is_empty() && prefix.split('/').any(str::is_empty) {
