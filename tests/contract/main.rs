@@ -13,6 +13,7 @@ mod fuzz;
 mod hostile;
 mod ordering;
 mod records;
+mod redis;
 mod regression;
 mod s3;
 mod tenants;

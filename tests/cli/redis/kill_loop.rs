@@ -15,8 +15,9 @@ use super::{check_streams, durable_offset, pending, produce, run_args};
 use crate::seeded::{Rng, seed};
 use crate::support::host_example_command;
 
-/// Entries per batch: each batch one append, one checkpoint, one XACK.
-const BATCH: u64 = 50;
+/// Entries per batch: each batch one append, one checkpoint, one XACK. Small, so that
+/// a run takes seconds and most kills land mid-run.
+const BATCH: u64 = 5;
 /// The source's initial length, and how much it grows whenever a run drains it before
 /// its kill, so that kills keep landing mid-run.
 const CHUNK: u64 = 5_000;

@@ -109,10 +109,51 @@ impl Group {
                 .ok_or_else(|| unexpected(&self.connection, "XAUTOCLAIM", "an unexpected reply"))?;
             claimed.extend(ids);
             if next == "0-0" {
+                self.forget_idle_consumers()?;
                 return Ok(claimed);
             }
             start = next;
         }
+    }
+
+    /// Deletes the group's other consumers that hold no pending entry (all of them,
+    /// once this worker claimed everything): each run names a new consumer, and dead
+    /// ones would pile up in `XINFO CONSUMERS`. A live one comes back by itself at its
+    /// next read.
+    fn forget_idle_consumers(&mut self) -> Result<(), RedisCallError> {
+        let mut xinfo = redis::cmd("XINFO");
+        xinfo.arg("CONSUMERS").arg(self.stream()).arg(self.group());
+        let consumers: Vec<redis::Value> = self
+            .connection
+            .idempotent(|c| c.query("XINFO CONSUMERS", &xinfo))?;
+        for consumer in consumers {
+            let Ok(fields) = redis::from_redis_value::<Vec<(String, redis::Value)>>(consumer)
+            else {
+                continue;
+            };
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let name: Option<String> = field("name").and_then(|v| redis::from_redis_value(v).ok());
+            let pending: Option<u64> =
+                field("pending").and_then(|v| redis::from_redis_value(v).ok());
+            if let (Some(name), Some(0)) = (name, pending) {
+                if name != self.consumer {
+                    let mut delete = redis::cmd("XGROUP");
+                    delete
+                        .arg("DELCONSUMER")
+                        .arg(self.stream())
+                        .arg(self.group())
+                        .arg(&name);
+                    self.connection
+                        .idempotent(|c| c.query::<u64>("XGROUP DELCONSUMER", &delete))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Up to `count` entries after `cursor` (`None`: from the first), in stream order;
@@ -161,12 +202,16 @@ impl Group {
         })
     }
 
-    /// Waits up to `timeout_ms` for an entry after `cursor`.
+    /// Waits up to `timeout_ms` (and under half the URL's call timeout, so that the
+    /// wait itself never times out) for an entry after `cursor`.
     pub(super) fn wait_after(
         &mut self,
         cursor: Option<&str>,
         timeout_ms: u64,
     ) -> Result<(), RedisCallError> {
+        let call_timeout =
+            u64::try_from(self.connection.url().timeout.as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = timeout_ms.min(call_timeout / 2).max(1);
         let mut xread = redis::cmd("XREAD");
         xread
             .arg("COUNT")
