@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use pipeline_checkpoint_test_support::redis::RedisServer;
 
-use super::{check_streams, durable_offset, pending, produce, run_args};
+use pipeline_checkpoint_host::backends::redis::redis;
+
+use super::{Entry, check_streams, durable_offset, last_delivered, pending, produce, run_args};
 use crate::seeded::{Rng, seed};
 use crate::support::host_example_command;
 
@@ -53,7 +55,9 @@ fn kill_loop(redis: &RedisServer, kills: u64) {
     let mut rng = Rng::new(seed);
     let state = tempfile::tempdir().unwrap();
     let mut client = redis.client();
-    let mut produced = produce(redis, "in", CHUNK).len() as u64;
+    let mut source_ids = produce(redis, "in", CHUNK);
+    let mut produced = source_ids.len() as u64;
+    let mut verified = 0;
     let (mut done, mut exited, mut last_offset) = (0, 0, 0);
     let started = Instant::now();
     while done < kills {
@@ -68,7 +72,7 @@ fn kill_loop(redis: &RedisServer, kills: u64) {
             "the offset went back from {last_offset} to {offset}"
         );
         last_offset = offset;
-        check_streams(&mut client, "in", "out", offset);
+        verified = check_since(&mut client, &source_ids, verified, offset);
         if killed && output.status.signal() == Some(9) {
             done += 1;
         } else {
@@ -78,7 +82,8 @@ fn kill_loop(redis: &RedisServer, kills: u64) {
                 String::from_utf8_lossy(&output.stderr)
             );
             exited += 1;
-            produced += produce(redis, "in", CHUNK).len() as u64;
+            source_ids.extend(produce(redis, "in", CHUNK));
+            produced = source_ids.len() as u64;
         }
     }
     let last = spawn(redis, state.path()).wait_with_output().unwrap();
@@ -116,4 +121,61 @@ fn spawn(redis: &RedisServer, state: &std::path::Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("host-example starts")
+}
+
+/// The checks of [`check_streams`], made incrementally so that a loop over a growing
+/// stream stays linear: the output entries after the first `verified` (which never
+/// change once written) must be the next source entries; and every entry the group
+/// delivered past the durable offset must still be pending. Returns the output's
+/// length, all verified.
+#[track_caller]
+fn check_since(
+    client: &mut redis::Connection,
+    source_ids: &[String],
+    verified: u64,
+    durable: u64,
+) -> u64 {
+    let new: Vec<Entry> = redis::cmd("XRANGE")
+        .arg("out")
+        .arg(format!("(0-{verified}"))
+        .arg("+")
+        .query(client)
+        .expect("XRANGE");
+    for (index, (id, fields)) in new.iter().enumerate() {
+        let position = verified + index as u64 + 1;
+        assert_eq!(id, &format!("0-{position}"), "output entry {position}'s id");
+        let source_id = source_ids
+            .get(position as usize - 1)
+            .unwrap_or_else(|| panic!("output entry {id} has no source entry"));
+        assert_eq!(
+            fields[..2],
+            ["source-id".to_owned(), source_id.clone()],
+            "output entry {id}"
+        );
+    }
+    let length = verified + new.len() as u64;
+    assert!(
+        length >= durable,
+        "the checkpoint says {durable} but the output holds {length}"
+    );
+    let pending = pending(client, "in");
+    if let Some(last) = last_delivered(client, "in") {
+        let last = parse(&last);
+        for (index, id) in source_ids.iter().enumerate().skip(durable as usize) {
+            if parse(id) > last {
+                break;
+            }
+            assert!(
+                pending.contains(id),
+                "entry {id} (number {}) is acknowledged but the durable offset is {durable}",
+                index + 1
+            );
+        }
+    }
+    length
+}
+
+fn parse(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("a stream id");
+    (ms.parse().unwrap(), seq.parse().unwrap())
 }
