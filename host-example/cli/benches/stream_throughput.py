@@ -11,6 +11,9 @@ What it measures, each case in a fresh process, alternating, ROUNDS times:
          append script, the record in the state directory (the same durable file
          replace), and XACK. redis-server runs with `appendfsync always`, so each
          append and each XACK is fsynced by Redis before it answers.
+  redis, everysec  the same against a second redis-server with `appendfsync everysec`
+         (Redis syncs once a second: not durable per write; it shows what Redis's
+         fsyncs cost).
 Reported: messages per second and checkpoints per second of the processing loop, as
 the CLI prints them (startup excluded), median over the rounds.
 
@@ -71,18 +74,22 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        port = free_port()
-        server = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(scratch),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--logfile", str(scratch / "redis.log")])
+        servers = {}
+        for fsync in ("always", "everysec"):
+            port = free_port()
+            servers[fsync] = (port, subprocess.Popen(
+                ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+                 "--dir", str(scratch / fsync), "--appendonly", "yes", "--appendfsync", fsync,
+                 "--save", "", "--logfile", str(scratch / f"redis-{fsync}.log")]))
+            (scratch / fsync).mkdir()
         try:
-            for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"],
-                                  capture_output=True).returncode == 0:
-                    break
-                time.sleep(0.1)
-            results = {"files": [], "redis": []}
+            for port, _ in servers.values():
+                for _ in range(100):
+                    if subprocess.run(["redis-cli", "-p", str(port), "ping"],
+                                      capture_output=True).returncode == 0:
+                        break
+                    time.sleep(0.1)
+            results = {"files": [], "redis": [], "redis, everysec": []}
             for round_ in range(args.rounds):
                 state = scratch / f"files-{round_}"
                 out = subprocess.run(
@@ -90,15 +97,17 @@ def main():
                      "--batch-size", str(args.batch_size), "--quiet"],
                     capture_output=True, text=True, check=True).stdout
                 results["files"].append(rates(out))
-                stream = f"in-{round_}"
-                load(port, stream, args.messages)
-                url = f"redis://127.0.0.1:{port}"
-                out = subprocess.run(
-                    [args.bin, "--state-dir", str(scratch / f"redis-{round_}"), "run",
-                     "--source", f"{url}/{stream}", "--sink", f"{url}/out-{round_}",
-                     "--batch-size", str(args.batch_size), "--quiet"],
-                    capture_output=True, text=True, check=True).stdout
-                results["redis"].append(rates(out))
+                for name, fsync in (("redis", "always"), ("redis, everysec", "everysec")):
+                    port = servers[fsync][0]
+                    stream = f"in-{round_}"
+                    load(port, stream, args.messages)
+                    url = f"redis://127.0.0.1:{port}"
+                    out = subprocess.run(
+                        [args.bin, "--state-dir", str(scratch / f"{fsync}-{round_}"), "run",
+                         "--source", f"{url}/{stream}", "--sink", f"{url}/out-{round_}",
+                         "--batch-size", str(args.batch_size), "--quiet"],
+                        capture_output=True, text=True, check=True).stdout
+                    results[name].append(rates(out))
             print(f"{args.messages} messages, batches of {args.batch_size}, "
                   f"median of {args.rounds} rounds, load average {open('/proc/loadavg').read().split()[0]}")
             print("| pipeline | messages/s | checkpoints/s |")
@@ -108,8 +117,9 @@ def main():
                 checkpoints = statistics.median(r[1] for r in runs)
                 print(f"| {name} | {messages:,.0f} | {checkpoints:,.0f} |")
         finally:
-            server.kill()
-            server.wait()
+            for _, server in servers.values():
+                server.kill()
+                server.wait()
 
 
 if __name__ == "__main__":

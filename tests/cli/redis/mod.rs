@@ -318,3 +318,53 @@ fn redis_flags_are_checked_and_a_password_is_never_echoed() {
         assert!(!text.contains("hunter2"), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn an_output_stream_with_a_hole_or_foreign_ids_is_refused() {
+    let Some(redis) = RedisServer::start("an_output_stream_with_a_hole_or_foreign_ids_is_refused")
+    else {
+        return;
+    };
+    let ids = produce(&redis, "in", 10);
+    let mut client = redis.client();
+    for (position, id) in [(1, &ids[0]), (3, &ids[2])] {
+        let _: String = redis::cmd("XADD")
+            .arg("holed")
+            .arg(format!("0-{position}"))
+            .arg("source-id")
+            .arg(id)
+            .query(&mut client)
+            .unwrap();
+    }
+    let _: String = redis::cmd("XADD")
+        .arg("foreign")
+        .arg("*")
+        .arg("k")
+        .arg("v")
+        .query(&mut client)
+        .unwrap();
+    for (output, says) in [
+        ("holed", "but not 0-2"),
+        ("foreign", "which is no position"),
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let refused = run(state.path(), &redis, "in", output, &[]);
+        assert_eq!(
+            refused.status.code(),
+            Some(3),
+            "{output}: {}",
+            stderr(&refused)
+        );
+        assert!(
+            stderr(&refused).contains(says),
+            "{output}: {}",
+            stderr(&refused)
+        );
+        assert_eq!(durable_offset(state.path()), 0);
+    }
+    assert_eq!(
+        entries(&mut client, "holed").len(),
+        2,
+        "nothing was appended"
+    );
+}

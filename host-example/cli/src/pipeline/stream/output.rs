@@ -27,14 +27,32 @@ pub(super) const NOT_OUR_OUTPUT: &str = "NOTOUROUTPUT";
 
 /// KEYS[1]: the output stream. ARGV, per entry: the output id, the source id, the
 /// number of field and value strings, then those strings. Ids arrive as strings, so
-/// Lua's floating-point numbers never format a position.
+/// Lua's floating-point numbers never format a position; they only compare positions,
+/// exactly below 2^53.
 const APPEND: &str = r#"
 local out = KEYS[1]
+-- The position of the stream's last entry: entries past it are simply added, and only
+-- those at or below it (a batch appended before, in part or whole) are looked up.
+local top = 0
+local last = redis.call('XREVRANGE', out, '+', '-', 'COUNT', 1)
+if #last == 1 then
+  local ms, seq = string.match(last[1][1], '^(%d+)-(%d+)$')
+  if ms ~= '0' then
+    return redis.error_reply('NOTOUROUTPUT ' .. out .. ' ends with entry ' .. last[1][1] ..
+      ', which is no position')
+  end
+  top = tonumber(seq)
+end
 local i, written, present = 1, 0, 0
 while i <= #ARGV do
   local id, source_id, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local existing = redis.call('XRANGE', out, id, id)
-  if #existing == 1 then
+  local position = tonumber(string.sub(id, 3))
+  if position <= top then
+    local existing = redis.call('XRANGE', out, id, id)
+    if #existing == 0 then
+      return redis.error_reply('NOTOUROUTPUT ' .. out .. ' has entries past ' .. id ..
+        ' but not ' .. id)
+    end
     local fields = existing[1][2]
     if fields[1] ~= 'source-id' or fields[2] ~= source_id then
       return redis.error_reply('NOTOUROUTPUT entry ' .. id .. ' of ' .. out ..
@@ -44,11 +62,7 @@ while i <= #ARGV do
   else
     local add = {'XADD', out, id, 'source-id', source_id}
     for j = 1, n do add[#add + 1] = ARGV[i + 2 + j] end
-    local added = redis.pcall(unpack(add))
-    if type(added) == 'table' and added.err then
-      return redis.error_reply('NOTOUROUTPUT ' .. out .. ' has entries past ' .. id ..
-        ' but not ' .. id .. ' (' .. added.err .. ')')
-    end
+    redis.call(unpack(add))
     written = written + 1
   end
   i = i + 3 + n
