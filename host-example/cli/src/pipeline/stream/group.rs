@@ -140,17 +140,17 @@ impl Group {
             let name: Option<String> = field("name").and_then(|v| redis::from_redis_value(v).ok());
             let pending: Option<u64> =
                 field("pending").and_then(|v| redis::from_redis_value(v).ok());
-            if let (Some(name), Some(0)) = (name, pending) {
-                if name != self.consumer {
-                    let mut delete = redis::cmd("XGROUP");
-                    delete
-                        .arg("DELCONSUMER")
-                        .arg(self.stream())
-                        .arg(self.group())
-                        .arg(&name);
-                    self.connection
-                        .idempotent(|c| c.query::<u64>("XGROUP DELCONSUMER", &delete))?;
-                }
+            if let (Some(name), Some(0)) = (name, pending)
+                && name != self.consumer
+            {
+                let mut delete = redis::cmd("XGROUP");
+                delete
+                    .arg("DELCONSUMER")
+                    .arg(self.stream())
+                    .arg(self.group())
+                    .arg(&name);
+                self.connection
+                    .idempotent(|c| c.query::<u64>("XGROUP DELCONSUMER", &delete))?;
             }
         }
         Ok(())
