@@ -62,13 +62,16 @@ pub fn env(name: &str) -> Option<String> {
 /// request at a time. moto checks `If-Match` and stores the object in two steps
 /// without a lock, so two threads racing with the same ETag can both succeed (seen
 /// in the race test); S3 applies conditional writes atomically, which one request at
-/// a time restores.
+/// a time restores. A request's body is read before it takes its turn, so a client
+/// frozen (SIGSTOP) in the middle of sending one stalls only its own thread.
 const SERIALIZED_MOTO: &str = "
-import sys, threading
+import io, sys, threading
 from werkzeug.serving import run_simple
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()
 def serialized(environ, start_response):
+    length = int(environ.get('CONTENT_LENGTH') or 0)
+    environ['wsgi.input'] = io.BytesIO(environ['wsgi.input'].read(length) if length else b'')
     with lock:
         return list(app(environ, start_response))
 run_simple('127.0.0.1', int(sys.argv[1]), serialized, threaded=True, request_handler=MotoRequestHandler)
