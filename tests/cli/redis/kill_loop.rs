@@ -5,7 +5,7 @@
 //! nothing lost and nothing pending.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,9 +13,11 @@ use pipeline_checkpoint_test_support::redis::RedisServer;
 
 use pipeline_checkpoint_host::backends::redis::redis;
 
-use super::{Entry, check_streams, durable_offset, last_delivered, pending, produce, run_args};
+use super::{
+    Entry, check_streams, durable_offset, last_delivered, pending, produce, run_args, stream_id,
+};
 use crate::seeded::{Rng, seed};
-use crate::support::host_example_command;
+use crate::support::spawn_host_example;
 
 /// Entries per batch: each batch one append, one checkpoint, one XACK. Small, so that
 /// a run takes seconds and most kills land mid-run.
@@ -111,16 +113,9 @@ fn kill_loop(redis: &RedisServer, kills: u64) {
 }
 
 fn spawn(redis: &RedisServer, state: &std::path::Path) -> Child {
-    host_example_command()
-        .arg("--state-dir")
-        .arg(state)
-        .args(run_args(redis, "in", "out"))
-        .args(["--batch-size", &BATCH.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("host-example starts")
+    let mut args = run_args(redis, "in", "out");
+    args.extend(["--batch-size".to_owned(), BATCH.to_string()]);
+    spawn_host_example(state, &args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The checks of [`check_streams`], made incrementally so that a loop over a growing
@@ -160,9 +155,9 @@ fn check_since(
     );
     let pending = pending(client, "in");
     if let Some(last) = last_delivered(client, "in") {
-        let last = parse(&last);
+        let last = stream_id(&last);
         for (index, id) in source_ids.iter().enumerate().skip(durable as usize) {
-            if parse(id) > last {
+            if stream_id(id) > last {
                 break;
             }
             assert!(
@@ -173,9 +168,4 @@ fn check_since(
         }
     }
     length
-}
-
-fn parse(id: &str) -> (u64, u64) {
-    let (ms, seq) = id.split_once('-').expect("a stream id");
-    (ms.parse().unwrap(), seq.parse().unwrap())
 }

@@ -153,11 +153,13 @@ pub(crate) fn check_streams(
 }
 
 fn compare(a: &str, b: &str) -> std::cmp::Ordering {
-    let parse = |id: &str| {
-        let (ms, seq) = id.split_once('-').expect("a stream id");
-        (ms.parse::<u64>().unwrap(), seq.parse::<u64>().unwrap())
-    };
-    parse(a).cmp(&parse(b))
+    stream_id(a).cmp(&stream_id(b))
+}
+
+/// A stream id, `MS-SEQ`, as a pair that orders as Redis orders ids.
+pub(crate) fn stream_id(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("a stream id");
+    (ms.parse().unwrap(), seq.parse().unwrap())
 }
 
 /// `run` over the streams, with the record in `state` (or `storage`).

@@ -2,7 +2,6 @@
 //! (status 5) having acknowledged nothing ahead of its checkpoint, and the next run,
 //! once Redis is back with its append-only file, completes with every entry once.
 
-use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -10,7 +9,7 @@ use pipeline_checkpoint_host::backends::redis::redis;
 use pipeline_checkpoint_test_support::redis::RedisServer;
 
 use super::{check_streams, durable_offset, pending, produce, run_args};
-use crate::support::{host_example, host_example_command};
+use crate::support::{host_example, spawn_host_example};
 
 #[test]
 fn redis_killed_mid_run_is_unavailable_acks_nothing_ahead_and_a_resume_completes() {
@@ -21,16 +20,12 @@ fn redis_killed_mid_run_is_unavailable_acks_nothing_ahead_and_a_resume_completes
     };
     let state = tempfile::tempdir().unwrap();
     produce(&redis, "in", 20_000);
-    let mut child = host_example_command()
-        .arg("--state-dir")
-        .arg(state.path())
-        .args(run_args(&redis, "in", "out"))
-        .args(["--batch-size", "10"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut args = run_args(&redis, "in", "out");
+    args.extend(["--batch-size".to_owned(), "10".to_owned()]);
+    let mut child = spawn_host_example(
+        state.path(),
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     let mut client = redis.client();
     let give_up = Instant::now() + Duration::from_secs(60);
     while redis::cmd("XLEN")

@@ -4,7 +4,7 @@
 //! A frozen first worker, woken, is fenced: it changes nothing in the output, the
 //! pending list or the group.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use pipeline_checkpoint_test_support::s3::S3Server;
 use super::{check_streams, entries, last_delivered, pending, produce, run_args};
 use crate::etcd_server::EtcdServer;
 use crate::seeded::{Rng, seed};
-use crate::support::{host_example_command, signal};
+use crate::support::{signal, spawn_host_example};
 
 /// Entries per trial: enough that the first worker is still running when it is hit.
 const ENTRIES: u64 = 3_000;
@@ -179,15 +179,8 @@ fn spawn(
 ) -> Child {
     let mut args = run_args(redis, source, output);
     args[2].push_str(&format!("&consumer={consumer}"));
-    host_example_command()
-        .arg("--state-dir")
-        .arg(state)
-        .args(["--storage", storage])
-        .args(args)
-        .args(["--batch-size", &BATCH.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("host-example starts")
+    args.extend(["--batch-size".to_owned(), BATCH.to_string()]);
+    let mut all = vec!["--storage", storage];
+    all.extend(args.iter().map(String::as_str));
+    spawn_host_example(state, &all)
 }
