@@ -31,6 +31,18 @@ pub(crate) fn prefix(text: &str) -> Result<String, &'static str> {
     Ok(prefix.to_owned())
 }
 
+/// Checks that `authority` is `HOST:PORT`, with a host and a port from 0 to 65535.
+pub(crate) fn host_port(authority: &str) -> Result<(), &'static str> {
+    let port = authority
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.is_empty())
+        .ok_or("it names no HOST:PORT")?
+        .1;
+    port.parse::<u16>()
+        .map(drop)
+        .map_err(|_| "its port is not a number from 0 to 65535")
+}
+
 /// The value of a `timeout_ms` parameter: 1 to [`MAX_TIMEOUT_MS`] milliseconds.
 pub(crate) fn timeout_ms(value: &str) -> Result<Duration, String> {
     value

@@ -58,13 +58,7 @@ impl FromStr for EtcdUrl {
             .ok_or_else(|| invalid("it does not start with etcd://"))?;
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        let port = authority
-            .rsplit_once(':')
-            .filter(|(host, _)| !host.is_empty())
-            .ok_or_else(|| invalid("it names no HOST:PORT"))?
-            .1;
-        port.parse::<u16>()
-            .map_err(|_| invalid("its port is not a number from 0 to 65535"))?;
+        url_parts::host_port(authority).map_err(invalid)?;
         if authority.contains(['@', ' ']) {
             return Err(invalid(
                 "credentials and spaces are not supported in HOST:PORT",

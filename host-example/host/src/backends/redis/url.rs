@@ -105,13 +105,7 @@ impl FromStr for RedisStreamUrl {
             Some((user, host)) => (Some(percent_decode(user).map_err(invalid)?), host),
             None => (None, authority),
         };
-        let port = authority
-            .rsplit_once(':')
-            .filter(|(host, _)| !host.is_empty())
-            .ok_or_else(|| invalid("it names no HOST:PORT"))?
-            .1;
-        port.parse::<u16>()
-            .map_err(|_| invalid("its port is not a number from 0 to 65535"))?;
+        url_parts::host_port(authority).map_err(invalid)?;
         if authority.contains([' ', '/']) {
             return Err(invalid("HOST:PORT has a space"));
         }
