@@ -9,6 +9,7 @@ mod concurrency;
 mod crash_loop;
 mod damaged_state;
 mod etcd;
+mod etcd_cluster;
 mod fencing;
 mod metrics;
 mod misuse;

@@ -325,7 +325,7 @@ fn mistyped_storage_is_an_error_and_looking_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let typo = dir.path().join("typo");
     for storage in [
-        "etcds://127.0.0.1:1/p",
+        "etcdx://127.0.0.1:1/p",
         "ETCD://127.0.0.1:1/p",
         "http://h:1/p",
         "",

@@ -105,7 +105,7 @@ fn unreachable_or_silent_etcd_is_unavailable() {
         format!("etcd://{closed}/p?timeout_ms=500"),
         format!("etcd://{silent_addr}/p?timeout_ms=300"),
     ] {
-        let mut storage = EtcdStorage::new(url.parse().unwrap());
+        let mut storage = EtcdStorage::open(url.parse().unwrap()).unwrap();
         let got = storage.get(KEY);
         assert!(
             matches!(&got, Err(Fault::Error(StorageError::Unavailable(_)))),

@@ -6,6 +6,7 @@ mod support;
 
 mod component;
 mod etcd;
+mod etcd_cluster;
 mod failures;
 mod faults;
 mod file_storage;

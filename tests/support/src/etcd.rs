@@ -42,20 +42,7 @@ impl EtcdServer {
     /// Starts a single-member etcd, or returns `None` after printing why the calling
     /// test is skipped.
     pub fn start(test: &str) -> Option<Self> {
-        let binary = binary();
-        if Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        {
-            let why = format!("{test}: SKIPPED: no etcd binary ({})", binary.display());
-            assert!(
-                !crate::required("etcd"),
-                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_ETCD is set"
-            );
-            eprintln!("\n{why}; install Debian's etcd-server or set ETCD_BIN\n");
-            return None;
-        }
+        Self::binary_or_skip(test)?;
         let mut server = EtcdServer {
             child: None,
             data: tempfile::tempdir().expect("a temporary directory"),
@@ -72,6 +59,26 @@ impl EtcdServer {
         panic!("etcd did not start; its log: {}", server.log());
     }
 
+    /// `Some` if an etcd binary is there; else `None` after printing that `test` is
+    /// skipped, or a panic where CI requires etcd.
+    pub fn binary_or_skip(test: &str) -> Option<()> {
+        let binary = binary();
+        if Command::new(&binary)
+            .arg("--version")
+            .output()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            let why = format!("{test}: SKIPPED: no etcd binary ({})", binary.display());
+            assert!(
+                !crate::required("etcd"),
+                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_ETCD is set"
+            );
+            eprintln!("\n{why}; install Debian's etcd-server or set ETCD_BIN\n");
+            return None;
+        }
+        Some(())
+    }
+
     /// `etcd://127.0.0.1:PORT/PREFIX`, with a short timeout so that outages show fast.
     pub fn url(&self, prefix: &str) -> String {
         format!(
@@ -82,7 +89,8 @@ impl EtcdServer {
 
     /// A storage client for `prefix`.
     pub fn storage(&self, prefix: &str) -> EtcdStorage {
-        EtcdStorage::new(self.url(prefix).parse().expect("a valid URL"))
+        EtcdStorage::open(self.url(prefix).parse().expect("a valid URL"))
+            .expect("the storage opens")
     }
 
     /// Kills the member (SIGKILL: an outage, not a shutdown) and waits for it to die.
@@ -148,6 +156,7 @@ impl Drop for EtcdServer {
     }
 }
 
-fn binary() -> PathBuf {
+/// etcd from `ETCD_BIN`, else `etcd` on the `PATH`.
+pub fn binary() -> PathBuf {
     std::env::var_os("ETCD_BIN").map_or_else(|| PathBuf::from("etcd"), PathBuf::from)
 }

@@ -8,6 +8,9 @@
 //! - [`seeded`]: seeded randomness; every randomized test prints its seed.
 //! - [`server`]: free ports and readiness, for the launchers of test servers.
 //! - [`etcd`]: a throwaway etcd member on free loopback ports.
+//! - [`etcd_cluster`]: a throwaway three-member etcd cluster, plain or TLS, whose
+//!   members can be killed, restarted and frozen.
+//! - [`certs`]: a CA, a server and a client certificate made with `openssl`.
 //! - [`s3`]: a throwaway S3 API (moto) on a free loopback port, and HTTP servers that
 //!   strip conditional headers or answer with canned errors.
 //! - [`redis`]: a throwaway redis-server on a free loopback port, writing every
@@ -16,7 +19,9 @@
 //! - [`hostile`]: the misbehaving components of `tests/hostile-guest/`, built by this
 //!   crate's build script, one per misbehaviour.
 
+pub mod certs;
 pub mod etcd;
+pub mod etcd_cluster;
 pub mod files;
 pub mod hostile;
 #[cfg(target_os = "linux")]

@@ -8,8 +8,16 @@ use std::time::Duration;
 /// the body, which the backends read. No proxy from the environment is used: the
 /// server is the one the storage URL names, and an `HTTPS_PROXY` meant for other
 /// traffic must not quietly route checkpoints elsewhere.
-pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
+///
+/// `tls` replaces the default (the web PKI's roots, no client certificate) where a
+/// backend was given its own CA or certificate.
+pub(crate) fn agent(timeout: Duration, tls: Option<ureq::tls::TlsConfig>) -> ureq::Agent {
+    let builder = ureq::Agent::config_builder();
+    let builder = match tls {
+        Some(tls) => builder.tls_config(tls),
+        None => builder,
+    };
+    builder
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
         .proxy(None)

@@ -104,14 +104,14 @@ const SCHEMES: &[&str] = &[
     #[cfg(feature = "files")]
     "file:DIR (or a plain directory path)",
     #[cfg(feature = "etcd")]
-    "etcd://HOST:PORT/PREFIX",
+    "etcd[s]://HOST:PORT[,HOST:PORT…]/PREFIX",
     #[cfg(feature = "s3")]
     "s3://BUCKET/PREFIX?endpoint=URL&region=R",
 ];
 
 /// `SCHEME://…` for a networked backend, `file:DIR` or a plain directory path for
 /// files. An unknown scheme is an error, never a directory of that name: a mistyped
-/// `etcds://` or `ETCD://` must not quietly keep the record on the local disk.
+/// `etcdx://` or `ETCD://` must not quietly keep the record on the local disk.
 impl FromStr for StorageLocation {
     type Err = InvalidLocation;
 
@@ -136,7 +136,7 @@ impl FromStr for StorageLocation {
                 Ok(Self::files(dir))
             }
             #[cfg(feature = "etcd")]
-            Some("etcd") => text
+            Some("etcd" | "etcds") => text
                 .parse::<etcd::EtcdUrl>()
                 .map(Self::new)
                 .map_err(|e| invalid(e.why)),
@@ -187,7 +187,7 @@ mod tests {
             assert!(text.parse::<StorageLocation>().is_ok(), "{text}");
         }
         for (text, why) in [
-            ("etcds://h:1/p", "unknown scheme \"etcds\""),
+            ("etcdx://h:1/p", "unknown scheme \"etcdx\""),
             ("ETCD://h:1/p", "unknown scheme \"ETCD\""),
             ("http://h:1/p", "unknown scheme \"http\""),
             ("", "empty"),

@@ -1,5 +1,6 @@
-//! The parts the networked backends' URLs share: a key prefix, and a timeout
-//! (`timeout_ms`, at most [`MAX_TIMEOUT_MS`]).
+//! The parts the networked backends' URLs share: a key prefix, a timeout
+//! (`timeout_ms`, at most [`MAX_TIMEOUT_MS`]), a user without a password, and
+//! percent-escapes.
 
 use std::time::Duration;
 
@@ -51,4 +52,73 @@ pub(crate) fn timeout_ms(value: &str) -> Result<Duration, String> {
         .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
         .map(Duration::from_millis)
         .ok_or_else(|| format!("timeout_ms is not a number from 1 to {MAX_TIMEOUT_MS}"))
+}
+
+/// `%XX` escapes decoded; the result must be UTF-8.
+#[cfg_attr(not(any(feature = "etcd", feature = "redis")), allow(dead_code))]
+pub(crate) fn percent_decode(text: &str) -> Result<String, &'static str> {
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = tail
+                .get(..2)
+                .ok_or("a % is not followed by two hex digits")?;
+            let hex =
+                std::str::from_utf8(hex).map_err(|_| "a % is not followed by two hex digits")?;
+            bytes.push(
+                u8::from_str_radix(hex, 16).map_err(|_| "a % is not followed by two hex digits")?,
+            );
+            rest = &tail[2..];
+        } else {
+            bytes.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| "a %-escape is not UTF-8")
+}
+
+/// `text` with every byte but RFC 3986's unreserved ones as `%XX`.
+#[cfg_attr(not(any(feature = "etcd", feature = "redis")), allow(dead_code))]
+pub(crate) fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A password found in a URL: refused, because a URL shows in process listings and
+/// shell histories.
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "etcd", feature = "redis")), allow(dead_code))]
+pub(crate) struct PasswordInUrl {
+    /// The URL with the password replaced by `***`, safe to print.
+    pub redacted: String,
+    /// The host it was meant for.
+    pub host: String,
+}
+
+/// Splits `[USER@]REST` into the user, percent-decoded, and `REST`. A `USER:PASSWORD@`
+/// is refused, and the error carries `url` with the password redacted.
+#[cfg_attr(not(any(feature = "etcd", feature = "redis")), allow(dead_code))]
+pub(crate) fn split_user<'a>(
+    url: &str,
+    authority: &'a str,
+) -> Result<(Option<String>, &'a str), Result<PasswordInUrl, &'static str>> {
+    match authority.rsplit_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            Err(Ok(PasswordInUrl {
+                redacted: url.replacen(user, &format!("{name}:***"), 1),
+                host: host.to_owned(),
+            }))
+        }
+        Some(("", _)) => Err(Err("it has an empty user before @")),
+        Some((user, host)) => Ok((Some(percent_decode(user).map_err(Err)?), host)),
+        None => Ok((None, authority)),
+    }
 }

@@ -1,49 +1,65 @@
-//! [`EtcdStorage`]: checkpoint records in etcd v3, written with fenced transactions.
+//! [`EtcdStorage`]: checkpoint records in an etcd v3 cluster, written with fenced
+//! transactions.
 //!
-//! It speaks etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/put`, `/v3/kv/txn`),
-//! which every etcd 3.4+ server serves on its client port: no gRPC stack, no code
-//! generation, one small HTTP client. Keys and values travel base64-encoded, 64-bit
-//! integers as decimal strings, and fields equal to their default are omitted, as
-//! protobuf's JSON mapping does.
+//! It speaks etcd's JSON gateway (`POST /v3/kv/range`, `/v3/kv/txn`,
+//! `/v3/auth/authenticate`), which every etcd 3.4+ member serves on its client port,
+//! over plain HTTP or TLS: no gRPC stack, no code generation, no async runtime, one
+//! small HTTP client shared with the S3 backend. Keys and values travel
+//! base64-encoded, 64-bit integers as decimal strings, and fields equal to their
+//! default are omitted, as protobuf's JSON mapping does.
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::storage::{Expected, Stored};
 use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
 
+mod answer;
+mod auth;
+mod client;
+mod tls;
 mod url;
 
-pub use url::{EtcdUrl, InvalidEtcdUrl};
+use client::{Client, Replay};
+pub use url::{EtcdTls, EtcdUrl, InvalidEtcdUrl, PASSWORD_ENV};
 
 /// Storage in etcd: each key is `PREFIX/key`, its version etcd's `mod_revision`.
 ///
 /// `put_if` is one etcd transaction that compares the key's `mod_revision` (or, for
 /// [`Expected::Absent`], its `create_revision` with 0) and puts only if it matches, so
 /// a worker holding a stale revision can never overwrite a newer record, whichever
-/// machine it runs on. A put returns once etcd has committed it, which means written
-/// to the write-ahead log and fsynced by a quorum of members: durable.
+/// machine or member it talks to. A put returns once etcd has committed it, which
+/// means written to the write-ahead log and fsynced by a quorum of members: durable.
 ///
-/// Every failure comes back as a [`StorageError`]: a refused or timed-out connection
-/// as `Unavailable`, etcd's own errors by their gRPC code, a value that is not UTF-8
-/// as `InvalidData`.
+/// A call goes to the member that last answered, and moves on to the next when one is
+/// down, refuses, or does not answer within its share of the URL's timeout. Reads are
+/// asked again freely; a write only while it provably was not applied, because a
+/// transaction that may have landed must be reported as unknown, never retried into a
+/// false conflict.
+///
+/// Every failure comes back as a [`StorageError`]: no member reachable in time as
+/// `Unavailable`, etcd's own errors by their gRPC code, a wrong password or an
+/// untrusted certificate as `AccessDenied`, a value that is not UTF-8 as
+/// `InvalidData`.
 #[derive(Debug, Clone)]
 pub struct EtcdStorage {
-    agent: ureq::Agent,
+    client: Client,
     url: EtcdUrl,
 }
 
 impl EtcdStorage {
-    /// A storage talking to the etcd member and under the prefix that `url` names. It
-    /// connects lazily: opening never fails, the first call reports an unreachable
-    /// server.
-    pub fn new(url: EtcdUrl) -> Self {
-        let agent = crate::backends::http::agent(url.timeout);
-        Self { agent, url }
+    /// A storage talking to the cluster and under the prefix that `url` names. The TLS
+    /// files and the password are read now; connecting is lazy, so the first call
+    /// reports an unreachable cluster.
+    pub fn open(url: EtcdUrl) -> Result<Self, StorageError> {
+        Ok(Self {
+            client: Client::new(&url)?,
+            url,
+        })
     }
 
     /// The URL this storage was opened with.
@@ -56,45 +72,13 @@ impl EtcdStorage {
         validate_key(key)?;
         Ok(self.url.etcd_key(key))
     }
-
-    /// POSTs `body` to `/v3/{method}` and returns the decoded answer.
-    fn call<T: for<'de> Deserialize<'de>>(
-        &self,
-        method: &str,
-        body: Value,
-    ) -> Result<T, StorageError> {
-        let endpoint = format!("http://{}/v3/{method}", self.url.authority);
-        let unavailable = |e: ureq::Error| {
-            StorageError::Unavailable(Cause::with_source(
-                format!("etcd at {}", self.url.authority),
-                e,
-            ))
-        };
-        let mut response = self
-            .agent
-            .post(&endpoint)
-            .header("content-type", "application/json")
-            .send(body.to_string())
-            .map_err(unavailable)?;
-        let status = response.status();
-        let text = response.body_mut().read_to_string().map_err(unavailable)?;
-        if !status.is_success() {
-            return Err(etcd_error(&self.url.authority, status.as_u16(), &text));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            StorageError::Io(Cause::new(format!(
-                "etcd at {} answered {method} with an unexpected body ({e}): {text}",
-                self.url.authority
-            )))
-        })
-    }
 }
 
 impl Storage for EtcdStorage {
     fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         let etcd_key = self.etcd_key(key)?;
-        let range: RangeResponse =
-            self.call("kv/range", json!({ "key": BASE64.encode(&etcd_key) }))?;
+        let body = json!({ "key": BASE64.encode(&etcd_key) });
+        let range: RangeResponse = self.client.call("kv/range", &body, Replay::Always)?;
         Ok(range
             .kvs
             .into_iter()
@@ -122,7 +106,7 @@ impl Storage for EtcdStorage {
             // On a conflict, read what is there instead, to say so.
             "failure": [{ "request_range": { "key": encoded_key } }],
         });
-        let txn: TxnResponse = self.call("kv/txn", body)?;
+        let txn: TxnResponse = self.client.call("kv/txn", &body, Replay::IfUnapplied)?;
         if txn.succeeded {
             // The put is the transaction's only write, so it carries the revision the
             // transaction created.
@@ -146,34 +130,6 @@ impl Storage for EtcdStorage {
             self.url.display_key(key)
         ))
         .into())
-    }
-}
-
-/// The storage error for an etcd error answer: `{"error", "message", "code"}`, with
-/// `code` a gRPC status code.
-fn etcd_error(authority: &str, status: u16, body: &str) -> StorageError {
-    #[derive(Deserialize, Default)]
-    #[serde(default)]
-    struct ErrorBody {
-        message: String,
-        code: u32,
-    }
-    let parsed: ErrorBody = serde_json::from_str(body).unwrap_or_default();
-    let message = if parsed.message.is_empty() {
-        body.trim().to_owned()
-    } else {
-        parsed.message
-    };
-    let why = format!("etcd at {authority} answered HTTP {status}: {message}");
-    match parsed.code {
-        // UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED (leader changes), CANCELLED.
-        14 | 4 | 10 | 1 => StorageError::Unavailable(why.into()),
-        // RESOURCE_EXHAUSTED: "mvcc: database space exceeded", or a quota.
-        8 => StorageError::NoSpace(why.into()),
-        // PERMISSION_DENIED, UNAUTHENTICATED.
-        7 | 16 => StorageError::AccessDenied(why.into()),
-        _ if status == 503 || status == 504 => StorageError::Unavailable(why.into()),
-        _ => StorageError::Io(why.into()),
     }
 }
 
@@ -239,12 +195,13 @@ impl KeyValue {
     }
 }
 
-/// How long a call may take, connection included, unless the URL says otherwise.
+/// How long a call may take, across every member it tries, unless the URL says
+/// otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl crate::backends::Backend for EtcdUrl {
     fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(EtcdStorage::new(self.clone())))
+        Ok(Box::new(EtcdStorage::open(self.clone())?))
     }
 
     /// etcd creates nothing on a read: the same client.

@@ -61,9 +61,17 @@ impl RedisStreamUrl {
 
     /// The URL the client connects with, the password (if any) taken from `password`.
     pub(super) fn connection_url(&self, password: Option<&str>) -> String {
-        let user = self.user.as_deref().map(percent_encode).unwrap_or_default();
+        let user = self
+            .user
+            .as_deref()
+            .map(url_parts::percent_encode)
+            .unwrap_or_default();
         match password {
-            Some(pw) => format!("redis://{user}:{}@{}/", percent_encode(pw), self.authority),
+            Some(pw) => format!(
+                "redis://{user}:{}@{}/",
+                url_parts::percent_encode(pw),
+                self.authority
+            ),
             None if !user.is_empty() => format!("redis://{user}@{}/", self.authority),
             None => format!("redis://{}/", self.authority),
         }
@@ -90,26 +98,23 @@ impl FromStr for RedisStreamUrl {
         let (authority, path) = rest
             .split_once('/')
             .ok_or_else(|| invalid("it names no stream: add /STREAM"))?;
-        let (user, authority) = match authority.rsplit_once('@') {
-            Some((user, host)) if user.contains(':') => {
-                // The error names the URL: not with the password in it.
-                let name = user.split(':').next().unwrap_or_default();
-                return Err(InvalidRedisUrl {
-                    url: url.replacen(user, &format!("{name}:***"), 1),
-                    why: format!(
-                        "a password in the URL would show in process listings; put it in \
-                         {PASSWORD_ENV} (host {host})"
-                    ),
-                });
-            }
-            Some((user, host)) => (Some(percent_decode(user).map_err(invalid)?), host),
-            None => (None, authority),
-        };
+        let (user, authority) = url_parts::split_user(url, authority).map_err(|e| match e {
+            // The error names the URL: not with the password in it.
+            Ok(found) => InvalidRedisUrl {
+                url: found.redacted,
+                why: format!(
+                    "a password in the URL would show in process listings; put it in \
+                     {PASSWORD_ENV} (host {})",
+                    found.host
+                ),
+            },
+            Err(why) => invalid(why),
+        })?;
         url_parts::host_port(authority).map_err(invalid)?;
         if authority.contains([' ', '/']) {
             return Err(invalid("HOST:PORT has a space"));
         }
-        let stream = percent_decode(path).map_err(invalid)?;
+        let stream = url_parts::percent_decode(path).map_err(invalid)?;
         if stream.is_empty() {
             return Err(invalid("it names no stream: add /STREAM"));
         }
@@ -129,7 +134,7 @@ impl FromStr for RedisStreamUrl {
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| invalid(&format!("parameter {pair:?} has no value")))?;
-            let value = percent_decode(value).map_err(invalid)?;
+            let value = url_parts::percent_decode(value).map_err(invalid)?;
             let word = |what: &str| {
                 if value.is_empty() || value.chars().any(|c| c.is_control() || c == ' ') {
                     Err(invalid(&format!(
@@ -155,47 +160,13 @@ impl FromStr for RedisStreamUrl {
     }
 }
 
-/// `%XX` escapes decoded; the result must be UTF-8.
-fn percent_decode(text: &str) -> Result<String, &'static str> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        if b == b'%' {
-            let hex = tail
-                .get(..2)
-                .ok_or("a % is not followed by two hex digits")?;
-            let hex =
-                std::str::from_utf8(hex).map_err(|_| "a % is not followed by two hex digits")?;
-            bytes.push(
-                u8::from_str_radix(hex, 16).map_err(|_| "a % is not followed by two hex digits")?,
-            );
-            rest = &tail[2..];
-        } else {
-            bytes.push(b);
-            rest = tail;
-        }
-    }
-    String::from_utf8(bytes).map_err(|_| "a %-escape is not UTF-8")
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// `redis://[USER@]HOST:PORT/STREAM`, with the group if one was named: never a password.
 impl fmt::Display for RedisStreamUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let user = self
             .user
             .as_deref()
-            .map(|u| format!("{}@", percent_encode(u)))
+            .map(|u| format!("{}@", url_parts::percent_encode(u)))
             .unwrap_or_default();
         write!(f, "redis://{user}{}/{}", self.authority, self.stream)?;
         if self.group_given {

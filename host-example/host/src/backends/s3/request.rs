@@ -66,7 +66,7 @@ pub(super) struct Client {
 
 impl Client {
     pub fn new(url: S3Url, region: String, credentials: Credentials) -> Self {
-        let agent = crate::backends::http::agent(url.timeout);
+        let agent = crate::backends::http::agent(url.timeout, None);
         Self {
             agent,
             url,
