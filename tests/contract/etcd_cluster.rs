@@ -13,8 +13,27 @@ use pipeline_checkpoint_test_support::etcd_cluster::{ClusterOptions, EtcdCluster
 
 use crate::support::KEY;
 
-fn cluster(test: &str, options: ClusterOptions) -> Option<EtcdCluster> {
-    EtcdCluster::start(test, options)
+/// A cluster serving TLS with certificates made in `dir`, demanding client
+/// certificates if `client_cert_auth`.
+fn tls_cluster(
+    test: &str,
+    dir: &std::path::Path,
+    client_cert_auth: bool,
+) -> Option<(Certificates, EtcdCluster)> {
+    let certs = Certificates::make(test, dir)?;
+    let options = ClusterOptions {
+        tls: Some(certs.clone()),
+        client_cert_auth,
+        ..Default::default()
+    };
+    Some((certs, EtcdCluster::start(test, options)?))
+}
+
+/// `url` as user `root`, its password read from `password_file`.
+fn as_root(etcd: &EtcdCluster, prefix: &str, password_file: &std::path::Path) -> String {
+    let query = format!("timeout_ms=5000&password_file={}", password_file.display());
+    etcd.url_in_order(prefix, &[0, 1, 2], &query)
+        .replacen("etcd://", "etcd://root@", 1)
 }
 
 fn open(url: &str) -> EtcdStorage {
@@ -57,7 +76,7 @@ fn put_as_the_contract_says(storage: &mut EtcdStorage, value: &str, version: u64
 
 #[test]
 fn cluster_keeps_serving_when_the_leader_and_then_another_member_are_killed() {
-    let Some(mut etcd) = cluster(
+    let Some(mut etcd) = EtcdCluster::start(
         "cluster_keeps_serving_when_the_leader_and_then_another_member_are_killed",
         ClusterOptions::default(),
     ) else {
@@ -98,7 +117,7 @@ fn cluster_keeps_serving_when_the_leader_and_then_another_member_are_killed() {
 
 #[test]
 fn a_frozen_member_makes_no_call_hang_and_the_others_serve() {
-    let Some(etcd) = cluster(
+    let Some(etcd) = EtcdCluster::start(
         "a_frozen_member_makes_no_call_hang_and_the_others_serve",
         ClusterOptions::default(),
     ) else {
@@ -126,7 +145,7 @@ fn a_frozen_member_makes_no_call_hang_and_the_others_serve() {
 
 #[test]
 fn two_writers_on_different_members_fence_each_other() {
-    let Some(etcd) = cluster(
+    let Some(etcd) = EtcdCluster::start(
         "two_writers_on_different_members_fence_each_other",
         ClusterOptions::default(),
     ) else {
@@ -159,14 +178,7 @@ fn two_writers_on_different_members_fence_each_other() {
 fn tls_cluster_serves_its_ca_and_refuses_a_wrong_ca_and_plain_text() {
     let dir = tempfile::tempdir().unwrap();
     let test = "tls_cluster_serves_its_ca_and_refuses_a_wrong_ca_and_plain_text";
-    let Some(certs) = Certificates::make(test, dir.path()) else {
-        return;
-    };
-    let options = ClusterOptions {
-        tls: Some(certs.clone()),
-        ..Default::default()
-    };
-    let Some(etcd) = cluster(test, options) else {
+    let Some((certs, etcd)) = tls_cluster(test, dir.path(), false) else {
         return;
     };
     let mut storage = etcd.storage("tls");
@@ -209,15 +221,7 @@ fn tls_cluster_serves_its_ca_and_refuses_a_wrong_ca_and_plain_text() {
 fn a_cluster_that_demands_client_certificates_takes_ours_and_refuses_none() {
     let dir = tempfile::tempdir().unwrap();
     let test = "a_cluster_that_demands_client_certificates_takes_ours_and_refuses_none";
-    let Some(certs) = Certificates::make(test, dir.path()) else {
-        return;
-    };
-    let options = ClusterOptions {
-        tls: Some(certs.clone()),
-        client_cert_auth: true,
-        ..Default::default()
-    };
-    let Some(etcd) = cluster(test, options) else {
+    let Some((certs, etcd)) = tls_cluster(test, dir.path(), true) else {
         return;
     };
     let mut storage = etcd.storage("mtls");
@@ -237,7 +241,7 @@ fn a_cluster_that_demands_client_certificates_takes_ours_and_refuses_none() {
 #[test]
 fn a_wrong_password_is_access_denied_and_no_message_shows_a_password() {
     let test = "a_wrong_password_is_access_denied_and_no_message_shows_a_password";
-    let Some(etcd) = cluster(test, ClusterOptions::default()) else {
+    let Some(etcd) = EtcdCluster::start(test, ClusterOptions::default()) else {
         return;
     };
     let (right, wrong) = ("c0rrect-h0rse", "wr0ng-batt3ry");
@@ -248,14 +252,7 @@ fn a_wrong_password_is_access_denied_and_no_message_shows_a_password() {
         std::fs::write(&path, format!("{text}\n")).unwrap();
         path
     };
-    let url_with = |path: &std::path::Path| {
-        etcd.url_in_order(
-            "auth",
-            &[0, 1, 2],
-            &format!("timeout_ms=5000&password_file={}", path.display()),
-        )
-        .replacen("etcd://", "etcd://root@", 1)
-    };
+    let url_with = |path: &std::path::Path| as_root(&etcd, "auth", path);
     let bad = open(&url_with(&file("wrong", wrong)));
     let shown = format!("{bad:?}");
     let got = bad.clone().get(KEY);
@@ -286,20 +283,14 @@ fn an_expired_or_forgotten_auth_token_is_renewed_and_the_call_goes_on() {
         auth_token_ttl: Some(1),
         ..Default::default()
     };
-    let Some(mut etcd) = cluster(test, options) else {
+    let Some(mut etcd) = EtcdCluster::start(test, options) else {
         return;
     };
     etcd.enable_auth("t0ken-test");
     let dir = tempfile::tempdir().unwrap();
     let password = dir.path().join("password");
     std::fs::write(&password, "t0ken-test").unwrap();
-    let url = etcd
-        .url_in_order(
-            "token",
-            &[0, 1, 2],
-            &format!("timeout_ms=5000&password_file={}", password.display()),
-        )
-        .replacen("etcd://", "etcd://root@", 1);
+    let url = as_root(&etcd, "token", &password);
     let mut storage = open(&url);
     let mut version = storage.put(KEY, "1", Expected::Absent).unwrap();
     // The token lives one idle second: three seconds later etcd has dropped it.

@@ -22,13 +22,14 @@ impl Certificates {
     /// Makes them in `dir`, or returns `None` after printing why `test` is skipped
     /// (no `openssl`, and CI does not require it).
     pub fn make(test: &str, dir: &Path) -> Option<Self> {
-        if Command::new("openssl").arg("version").output().is_err() {
-            let why = format!("{test}: SKIPPED: no openssl command");
-            assert!(
-                !crate::required("etcd"),
-                "{why}, and etcd tests are required"
-            );
-            eprintln!("\n{why}; install Debian's openssl\n");
+        let installed = crate::server::installed_or_skip(
+            test,
+            Path::new("openssl"),
+            "openssl command",
+            "etcd",
+            "install Debian's openssl",
+        );
+        if !installed {
             return None;
         }
         let path = |name: &str| dir.join(name);
@@ -87,10 +88,12 @@ fn text(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 temporary path")
 }
 
-fn self_signed(key: &Path, cert: &Path, name: &str) {
-    openssl(&[
+/// `openssl req` with a new P-256 key written to `key`, for the subject `name`, writing
+/// `out`: a certificate request, or with `extra` (`-x509 …`) a self-signed certificate.
+fn new_key(key: &Path, out: &Path, name: &str, extra: &[&str]) {
+    let subject = format!("/CN={name}");
+    let mut args = vec![
         "req",
-        "-x509",
         "-newkey",
         "ec",
         "-pkeyopt",
@@ -99,34 +102,34 @@ fn self_signed(key: &Path, cert: &Path, name: &str) {
         "-keyout",
         text(key),
         "-out",
-        text(cert),
-        "-days",
-        "2",
+        text(out),
         "-subj",
-        &format!("/CN={name}"),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+        &subject,
+    ];
+    args.extend_from_slice(extra);
+    openssl(&args);
+}
+
+fn self_signed(key: &Path, cert: &Path, name: &str) {
+    new_key(
+        key,
+        cert,
+        name,
+        &[
+            "-x509",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
 }
 
 fn signed(certs: &Certificates, ca_key: &Path, key: &Path, cert: &Path, name: &str, ext: &Path) {
     let request = cert.with_extension("csr");
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        text(key),
-        "-out",
-        text(&request),
-        "-subj",
-        &format!("/CN={name}"),
-    ]);
+    new_key(key, &request, name, &[]);
     openssl(&[
         "x509",
         "-req",

@@ -62,21 +62,14 @@ impl EtcdServer {
     /// `Some` if an etcd binary is there; else `None` after printing that `test` is
     /// skipped, or a panic where CI requires etcd.
     pub fn binary_or_skip(test: &str) -> Option<()> {
-        let binary = binary();
-        if Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        {
-            let why = format!("{test}: SKIPPED: no etcd binary ({})", binary.display());
-            assert!(
-                !crate::required("etcd"),
-                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_ETCD is set"
-            );
-            eprintln!("\n{why}; install Debian's etcd-server or set ETCD_BIN\n");
-            return None;
-        }
-        Some(())
+        crate::server::installed_or_skip(
+            test,
+            &binary(),
+            "etcd binary",
+            "etcd",
+            "install Debian's etcd-server or set ETCD_BIN",
+        )
+        .then_some(())
     }
 
     /// `etcd://127.0.0.1:PORT/PREFIX`, with a short timeout so that outages show fast.

@@ -118,36 +118,39 @@ impl EtcdCluster {
 
     /// The index of the member that leads now, asked of any member that answers.
     pub fn leader(&self) -> usize {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_millis(500)))
+            .build()
+            .into();
         let deadline = Instant::now() + READY_WITHIN;
         loop {
-            if let Some(leader) = (0..3).find_map(|i| self.leader_as_seen_by(i)) {
-                return leader;
+            // Each member's status, asked once: the leader's id is in any of them,
+            // and the leader's own status carries that id as its member id.
+            let statuses: Vec<Option<serde_json::Value>> =
+                (0..3).map(|i| self.status(&agent, i)).collect();
+            let id_of =
+                |s: &serde_json::Value| s["header"]["member_id"].as_str().map(str::to_owned);
+            let leader = statuses
+                .iter()
+                .flatten()
+                .find_map(|s| s["leader"].as_str().map(str::to_owned));
+            if let Some(i) = statuses
+                .iter()
+                .position(|s| leader.is_some() && s.as_ref().and_then(id_of) == leader)
+            {
+                return i;
             }
             assert!(Instant::now() < deadline, "no etcd leader: {}", self.logs());
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    fn leader_as_seen_by(&self, i: usize) -> Option<usize> {
-        let status = self.status(i)?;
-        let leader = status["leader"].as_str()?.to_owned();
-        (0..3).find(|&j| {
-            self.status(j)
-                .and_then(|s| s["header"]["member_id"].as_str().map(|id| id == leader))
-                .unwrap_or(false)
-        })
-    }
-
     /// `POST /v3/maintenance/status` on member `i` (plain-text clusters only).
-    fn status(&self, i: usize) -> Option<serde_json::Value> {
+    fn status(&self, agent: &ureq::Agent, i: usize) -> Option<serde_json::Value> {
         assert!(
             self.options.tls.is_none(),
             "status is asked over plain HTTP"
         );
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(500)))
-            .build()
-            .into();
         let mut answer = agent
             .post(format!(
                 "http://127.0.0.1:{}/v3/maintenance/status",
@@ -198,17 +201,11 @@ impl EtcdCluster {
     pub fn restart(&mut self, i: usize) {
         self.kill(i);
         self.spawn(i);
-        let mut probe =
-            EtcdStorage::open(self.member_url(i, "readiness").parse().unwrap()).expect("it opens");
-        let deadline = Instant::now() + READY_WITHIN;
-        while !answers(&mut probe) {
-            assert!(
-                Instant::now() < deadline,
-                "member {i} did not come back: {}",
-                self.logs()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        assert!(
+            self.wait_until_answers(i),
+            "member {i} did not come back: {}",
+            self.logs()
+        );
     }
 
     /// Kills every member and starts them all again: a cluster-wide restart, which
@@ -289,27 +286,25 @@ impl EtcdCluster {
 
     /// Waits until every member answers a read; false if one exited first.
     fn wait_until_all_answer(&mut self) -> bool {
-        let deadline = Instant::now() + READY_WITHIN;
-        for i in 0..3 {
-            let mut probe =
-                EtcdStorage::open(self.member_url(i, "readiness").parse().unwrap()).unwrap();
-            while !answers(&mut probe) {
-                let exited = self.members[i]
-                    .child
-                    .as_mut()
-                    .is_none_or(|c| c.try_wait().expect("polling etcd").is_some());
-                if exited {
-                    return false;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the etcd cluster did not answer within {READY_WITHIN:?}: {}",
-                    self.logs()
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        true
+        (0..3).all(|i| self.wait_until_answers(i))
+    }
+
+    /// Waits until member `i` answers a read; false if it exited first (its port
+    /// was probably taken). Panics with its log if it does neither in time.
+    fn wait_until_answers(&mut self, i: usize) -> bool {
+        let url = self
+            .member_url(i, "readiness")
+            .parse()
+            .expect("a valid URL");
+        let mut probe = EtcdStorage::open(url).expect("it opens");
+        let log = self.log_path(i);
+        crate::server::wait_until_ready(
+            &mut self.members[i].child,
+            &format!("etcd member {i}"),
+            READY_WITHIN,
+            &log,
+            || answers(&mut probe),
+        )
     }
 
     fn dir(&self, i: usize) -> PathBuf {

@@ -28,18 +28,13 @@ impl RedisServer {
     /// Starts a server, or returns `None` after printing why the calling test is
     /// skipped.
     pub fn start(test: &str) -> Option<Self> {
-        let binary = binary();
-        if Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
-        {
-            let why = format!("{test}: SKIPPED: no redis-server ({})", binary.display());
-            assert!(
-                !crate::required("redis"),
-                "{why}, and PIPELINE_CHECKPOINT_REQUIRE_REDIS is set"
-            );
-            eprintln!("\n{why}; install Debian's redis-server or set REDIS_SERVER_BIN\n");
+        if !crate::server::installed_or_skip(
+            test,
+            &binary(),
+            "redis-server",
+            "redis",
+            "install Debian's redis-server or set REDIS_SERVER_BIN",
+        ) {
             return None;
         }
         let mut server = RedisServer {

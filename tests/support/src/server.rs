@@ -1,9 +1,9 @@
-//! What the launchers of test servers (etcd, moto) share: free ports, and waiting for
-//! a freshly spawned server to answer.
+//! What the launchers of test servers (etcd, moto, Redis) share: whether their binary
+//! is installed, free ports, and waiting for a freshly spawned server to answer.
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::Child;
+use std::process::{Child, Command};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,4 +46,31 @@ pub fn wait_until_ready(
         );
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `binary` is installed (it runs with `--version`). If not, prints that
+/// `test` is skipped and returns false, or panics where CI requires `requirement`
+/// (`PIPELINE_CHECKPOINT_REQUIRE_<REQUIREMENT>`). `missing` names what is absent,
+/// `install` how to get it.
+pub fn installed_or_skip(
+    test: &str,
+    binary: &Path,
+    missing: &str,
+    requirement: &str,
+    install: &str,
+) -> bool {
+    let absent = Command::new(binary)
+        .arg("--version")
+        .output()
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+    if absent {
+        let why = format!("{test}: SKIPPED: no {missing} ({})", binary.display());
+        assert!(
+            !crate::required(requirement),
+            "{why}, and PIPELINE_CHECKPOINT_REQUIRE_{} is set",
+            requirement.to_uppercase()
+        );
+        eprintln!("\n{why}; {install}\n");
+    }
+    !absent
 }
