@@ -17,7 +17,7 @@ use exports::pipeline::checkpoint::manager::{
     CheckpointError, Guest, GuestCheckpointManager, Regression,
 };
 use pipeline::checkpoint::consumer::{self, AckError, Batch};
-use pipeline::checkpoint::storage::{self, StorageError};
+use pipeline::checkpoint::storage::{self, Lookup, StorageError};
 use wasi::clocks::wall_clock;
 
 struct Component;
@@ -50,10 +50,14 @@ impl manager::RecordStore for ImportedStorage {
         storage::put(key, value, expected)
     }
     fn get(&mut self, key: &str) -> Result<Option<manager::Stored>, StorageError> {
-        Ok(storage::get(key)?.map(|s| manager::Stored {
-            value: s.value,
-            version: s.version,
-        }))
+        match storage::get(key) {
+            Lookup::Found(s) => Ok(Some(manager::Stored {
+                value: s.value,
+                version: s.version,
+            })),
+            Lookup::Absent => Ok(None),
+            Lookup::Failed(e) => Err(e),
+        }
     }
     fn conflict(error: &StorageError) -> Option<&str> {
         match error {

@@ -51,8 +51,8 @@ fn component_imports_only_storage_consumer_and_wall_clock() {
 #[test]
 fn component_imports_the_versions_the_wit_declares() {
     let expected = [
-        "pipeline:checkpoint/consumer@0.2.0",
-        "pipeline:checkpoint/storage@0.2.0",
+        "pipeline:checkpoint/consumer@0.3.0",
+        "pipeline:checkpoint/storage@0.3.0",
         "wasi:clocks/wall-clock@0.2.6",
     ];
     assert_eq!(import_names(), BTreeSet::from(expected.map(String::from)));
@@ -67,7 +67,7 @@ fn component_exports_only_the_manager() {
     let exports: BTreeSet<&str> = ty.exports(engine).map(|(name, _)| name).collect();
     assert_eq!(
         exports,
-        BTreeSet::from(["pipeline:checkpoint/manager@0.2.0"])
+        BTreeSet::from(["pipeline:checkpoint/manager@0.3.0"])
     );
 }
 

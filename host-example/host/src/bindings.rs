@@ -32,7 +32,7 @@ pub use exports::pipeline::checkpoint::manager::{
 };
 use pipeline::checkpoint::consumer::AckError as WitAckError;
 use pipeline::checkpoint::storage::{
-    Expected as WitExpected, StorageError as WitStorageError, Stored as WitStored,
+    Expected as WitExpected, Lookup, StorageError as WitStorageError, Stored as WitStored,
 };
 use wasi::clocks::wall_clock::{self, Datetime};
 
@@ -169,7 +169,12 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 version: s.version,
             })),
         });
-        storage_result(result)
+        let (result,) = storage_result(result)?;
+        Ok((match result {
+            Ok(Some(stored)) => Lookup::Found(stored),
+            Ok(None) => Lookup::Absent,
+            Err(e) => Lookup::Failed(e),
+        },))
     })?;
 
     let mut consumer = linker.instance(CONSUMER_INSTANCE)?;

@@ -85,8 +85,8 @@ fn misbehave() -> Result<(), CheckpointError> {
     let mut refusals = Vec::new();
     for key in OUTSIDE {
         match storage::get(key) {
-            Ok(_) => return Ok(()),
-            Err(e) => refusals.push(e),
+            storage::Lookup::Failed(e) => refusals.push(e),
+            _ => return Ok(()),
         }
         match storage::put(key, r#"{"offset":0,"written_at":0.0}"#, Expected::Absent) {
             Ok(_) => return Ok(()),
