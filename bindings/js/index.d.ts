@@ -1,0 +1,77 @@
+// Types of `pipeline-checkpoint`: the checkpoint component hosted from JavaScript.
+
+/** The original pipelines' storage: `put` returns true once durable, false if it failed. */
+export interface SeedStorage {
+  put(key: string, value: string): boolean;
+  get(key: string): string | null | undefined;
+}
+
+/** A storage with a real compare-and-swap: `putVersioned` stores only if the key still
+ * holds version `expected` (null: holds nothing), atomically, and returns the new
+ * version; otherwise it writes nothing and throws VersionConflict. */
+export interface VersionedStorage {
+  getVersioned(key: string): [value: string, version: bigint] | null | undefined;
+  putVersioned(key: string, value: string, expected: bigint | null): bigint;
+}
+
+export type Storage = SeedStorage | VersionedStorage;
+
+export interface Consumer {
+  ack(messageIds: string[]): void;
+}
+
+export const CHECKPOINT_KEY: 'pipeline/checkpoint.json';
+
+export class CheckpointManager {
+  constructor(storage: Storage, consumer: Consumer, options?: { key?: string | null });
+  readonly key: string;
+  /** Why the last writeCheckpoint returned false; null after one that succeeded. */
+  lastWriteError: WriteFailed | null;
+  /** True once the offset is durable and the batch acked; false if the storage write
+   * failed (nothing acked). Offsets: a bigint, or a Number that is a safe integer. */
+  writeCheckpoint(batchIds: string[], newOffset: bigint | number): boolean;
+  /** The durable offset, 0n when no record exists. Never writes. */
+  getCheckpoint(): bigint;
+}
+
+export function contentVersion(value: string): bigint;
+
+export class MemoryStorage implements VersionedStorage {
+  getVersioned(key: string): [string, bigint] | null;
+  putVersioned(key: string, value: string, expected: bigint | null): bigint;
+  value(key: string): string | null;
+}
+
+export class MemoryConsumer implements Consumer {
+  acked: string[][];
+  ack(messageIds: string[]): void;
+}
+
+export type StorageErrorKind = 'invalid-key' | 'no-space' | 'access-denied' | 'invalid-data' | 'unavailable' | 'io' | 'conflict';
+export type AckErrorKind = 'rejected' | 'unavailable' | 'invalid-batch';
+export const STORAGE_ERROR_KINDS: readonly StorageErrorKind[];
+export const ACK_ERROR_KINDS: readonly AckErrorKind[];
+
+export class CheckpointError extends Error {}
+export class WriteFailed extends CheckpointError { kind: StorageErrorKind; detail: string; }
+export class AckFailed extends CheckpointError { offset: bigint; kind: AckErrorKind; detail: string; }
+export class OffsetRegression extends CheckpointError { durable: bigint; requested: bigint; }
+export class CorruptRecord extends CheckpointError { detail: string; }
+export class ReadFailed extends CheckpointError { kind: StorageErrorKind; detail: string; }
+export class Fenced extends CheckpointError { detail: string; }
+export class ComponentTrapped extends CheckpointError { operation: string; detail: string; reopened: boolean; }
+export class InvalidArgument extends CheckpointError {}
+
+export class StorageFailure extends Error {
+  constructor(kind: StorageErrorKind, detail: string, options?: { cause?: unknown });
+  kind: StorageErrorKind;
+  detail: string;
+}
+export class VersionConflict extends StorageFailure {
+  constructor(detail: string, options?: { cause?: unknown });
+}
+export class AckFailure extends Error {
+  constructor(kind: AckErrorKind, detail: string, options?: { cause?: unknown });
+  kind: AckErrorKind;
+  detail: string;
+}
