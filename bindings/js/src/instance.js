@@ -7,7 +7,7 @@
 import { CORE_MODULES } from '../generated/core-modules.js';
 import { instantiate } from '../generated/jco/component.js';
 
-let compiled = null;
+const compiled = new Map();
 
 function decode(base64) {
   const text = atob(base64);
@@ -17,7 +17,6 @@ function decode(base64) {
 }
 
 function coreModule(name) {
-  if (compiled === null) compiled = new Map();
   let module = compiled.get(name);
   if (module === undefined) {
     const base64 = CORE_MODULES[name];
