@@ -64,9 +64,9 @@ class Series:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", required=True, help="scratch directory on the disk to measure")
-    parser.add_argument("--writes", type=int, default=50, help="durable writes per series per round")
-    parser.add_argument("--memory-writes", type=int, default=5000, help="in-memory writes per series per round")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--writes", type=int, default=10, help="durable writes per series per round")
+    parser.add_argument("--memory-writes", type=int, default=1000, help="in-memory writes per series per round")
+    parser.add_argument("--rounds", type=int, default=35)
     parser.add_argument("--batch", type=int, default=100, help="ids per batch")
     args = parser.parse_args()
 

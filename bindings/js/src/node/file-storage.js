@@ -90,10 +90,22 @@ export class FileStorage {
       throw osFailure('reading', path, e);
     }
     try {
-      if (!fstatSync(fd).isFile()) throw new StorageFailure('invalid-data', `${path} is not a regular file`);
-      const buffer = Buffer.alloc(this.maxValueBytes + 1);
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) throw new StorageFailure('invalid-data', `${path} is not a regular file`);
+      // Sized by the file, not the limit: a record is tens of bytes and this runs on
+      // every write. One byte over the limit is enough to tell an oversized file, and
+      // a file that grows while it is read only grows the buffer up to that.
+      const limit = this.maxValueBytes + 1;
+      let buffer = Buffer.allocUnsafe(Math.min(limit, stat.size + 1));
       let size = 0;
-      for (let n; size < buffer.length && (n = readSync(fd, buffer, size, buffer.length - size, null)) > 0;) size += n;
+      for (let n; (n = readSync(fd, buffer, size, buffer.length - size, null)) > 0;) {
+        size += n;
+        if (size < buffer.length) continue;
+        if (buffer.length === limit) break;
+        const grown = Buffer.allocUnsafe(Math.min(limit, buffer.length * 2));
+        buffer.copy(grown, 0, 0, size);
+        buffer = grown;
+      }
       if (size > this.maxValueBytes) {
         throw new StorageFailure('invalid-data', `${path} is over the ${this.maxValueBytes}-byte limit on records: not a checkpoint record`);
       }
