@@ -6,8 +6,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use host_example::pipeline::generated;
-use pipeline_checkpoint_host::FileConsumer;
-use pipeline_checkpoint_host::backends::files::complete_lines;
+use pipeline_checkpoint_host::backends::files::{AckEntry, complete_lines};
 
 /// What the files showed after a crash.
 #[derive(Debug, Default, Clone, Copy)]
@@ -104,6 +103,74 @@ impl Observer {
         state: &Path,
         record: Option<Vec<u8>>,
     ) -> Result<Observation, String> {
+        let acks = read_if_exists(&state.join("acks.log"))?;
+        let sink = read_if_exists(&state.join("sink.jsonl"))?;
+        self.observe_parts(record, acks, sink)
+    }
+
+    /// [`Observer::observe`] for `--storage sqlite://DB`, where the record, the ack
+    /// log and the sink are rows of the database. It is read from a copy (with its
+    /// write-ahead log), so that the next run finds the database exactly as the crash
+    /// left it: reading the original would recover and checkpoint it first.
+    pub fn observe_sqlite(&mut self, db: &Path) -> Result<Observation, String> {
+        let copy = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let copied = copy.path().join("copy.db");
+        for suffix in ["", "-wal"] {
+            let from = format!("{}{suffix}", db.display());
+            if let Some(bytes) = read_if_exists(Path::new(&from))? {
+                let to = format!("{}{suffix}", copied.display());
+                std::fs::write(&to, bytes).map_err(|e| format!("copying {from}: {e}"))?;
+            }
+        }
+        if !copied.exists() {
+            return self.observe_parts(None, None, None);
+        }
+        let read = || -> rusqlite::Result<_> {
+            let db = rusqlite::Connection::open(&copied)?;
+            // A database created without its tables yet: a cut during the first open.
+            // It holds nothing, which the offset check then compares with before.
+            let tables: i64 = db.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('records', 'logs')",
+                [],
+                |row| row.get(0),
+            )?;
+            if tables < 2 {
+                return Ok((None, None, None));
+            }
+            let record = db
+                .query_row(
+                    "SELECT value FROM records WHERE key = 'pipeline/checkpoint.json'",
+                    [],
+                    |row| row.get::<_, String>(0),
+                )
+                .optional()?;
+            let log = |name: &str| -> rusqlite::Result<Option<Vec<u8>>> {
+                let mut rows =
+                    db.prepare("SELECT bytes FROM logs WHERE log = ?1 ORDER BY start")?;
+                let chunks = rows
+                    .query_map([name], |row| row.get::<_, Vec<u8>>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((!chunks.is_empty()).then(|| chunks.concat()))
+            };
+            Ok((
+                record.map(String::into_bytes),
+                log("acks.log")?,
+                log("sink.jsonl")?,
+            ))
+        };
+        use rusqlite::OptionalExtension;
+        let (record, acks, sink) = read().map_err(|e| format!("reading {}: {e}", db.display()))?;
+        self.observe_parts(record, acks, sink)
+    }
+
+    /// The checks of [`Observer::observe`] on the record's, the ack log's and the
+    /// sink's bytes (`None`: not there).
+    fn observe_parts(
+        &mut self,
+        record: Option<Vec<u8>>,
+        acks: Option<Vec<u8>>,
+        sink: Option<Vec<u8>>,
+    ) -> Result<Observation, String> {
         let offset = durable_offset(record)?;
         if offset < self.seen.offset {
             return Err(format!(
@@ -111,8 +178,8 @@ impl Observer {
                 self.seen.offset
             ));
         }
-        self.check_new_acks(&state.join("acks.log"), offset)?;
-        let sink_lines = self.check_sink(&state.join("sink.jsonl"))?;
+        self.check_new_acks(acks, offset)?;
+        let sink_lines = self.check_sink(sink)?;
         if sink_lines < offset || sink_lines - offset > self.batch {
             return Err(format!(
                 "the sink holds {sink_lines} messages for a durable offset of {offset} \
@@ -126,20 +193,20 @@ impl Observer {
 
     /// Checks that the lines checked before are unchanged and that every id acked
     /// since is a message below `offset`; earlier ids were below an earlier offset.
-    fn check_new_acks(&mut self, path: &Path, offset: u64) -> Result<(), String> {
-        let Some(bytes) = read_if_exists(path)? else {
+    fn check_new_acks(&mut self, acks: Option<Vec<u8>>, offset: u64) -> Result<(), String> {
+        let Some(bytes) = acks else {
             return match self.ack_batches_checked {
                 0 => Ok(()),
-                _ => Err(format!("{} disappeared", path.display())),
+                _ => Err("the ack log disappeared".into()),
             };
         };
         if !bytes.starts_with(&self.acks_checked) {
-            return Err(format!(
-                "{} no longer starts with the acks checked before",
-                path.display()
-            ));
+            return Err("the ack log no longer starts with the acks checked before".into());
         }
-        let log = FileConsumer::read_log(path).map_err(|e| e.to_string())?;
+        let log = complete_lines(&bytes)
+            .map(|(number, line)| AckEntry::parse("the ack log", number, line).map(|e| e.ids))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
         for id in log[self.ack_batches_checked..].iter().flatten() {
             let index = *self
                 .index_of
@@ -160,8 +227,8 @@ impl Observer {
     /// Checks that the sink's complete lines are the stream's first lines, in order,
     /// and returns how many there are. A partial last line is what a crash mid-append
     /// leaves.
-    fn check_sink(&self, path: &Path) -> Result<u64, String> {
-        let bytes = read_if_exists(path)?.unwrap_or_default();
+    fn check_sink(&self, sink: Option<Vec<u8>>) -> Result<u64, String> {
+        let bytes = sink.unwrap_or_default();
         let complete = complete_part(&bytes);
         if self.sink_text.starts_with(complete) {
             // A prefix that ends with a newline ends where a line of the stream ends.

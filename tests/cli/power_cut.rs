@@ -27,6 +27,23 @@ fn power_cuts_at_random_instants_never_lose_an_acknowledged_message() {
     power_cuts(36);
 }
 
+/// The same property with the record, the sink and the ack log in one SQLite
+/// database on the power-cut file system (`--storage sqlite://…`), across 24 cuts.
+#[test]
+fn power_cuts_with_sqlite_storage_never_lose_an_acknowledged_message() {
+    let Some(mut fs) = PowerCutMount::mount_or_skip() else {
+        return;
+    };
+    let plan = Plan {
+        cuts: 24,
+        modes: &CutMode::ALL,
+        left_out_sync: None,
+        sqlite: true,
+    };
+    let tally = cut_loop(&mut fs, &plan, seed()).unwrap_or_else(|fault| panic!("{fault}"));
+    print_summary(&tally);
+}
+
 /// The same property across 600 cuts (or `POWER_CUTS`).
 #[test]
 #[ignore = "minutes long; run with --ignored, POWER_CUTS=N to change the count"]
@@ -67,6 +84,7 @@ fn power_cuts(cuts: usize) {
         cuts,
         modes: &CutMode::ALL,
         left_out_sync: None,
+        sqlite: false,
     };
     let tally = cut_loop(&mut fs, &plan, seed()).unwrap_or_else(|fault| panic!("{fault}"));
     print_summary(&tally);
@@ -85,6 +103,7 @@ fn caught_mutant(sync: &'static str) -> Option<String> {
         cuts: 10,
         modes: &[CutMode::DropAll],
         left_out_sync: Some(sync),
+        sqlite: false,
     };
     match cut_loop(&mut fs, &plan, SEED) {
         Ok(tally) => panic!(

@@ -17,6 +17,8 @@ mod records;
 mod redis;
 mod regression;
 mod s3;
+mod sqlite;
+mod sqlite_power_cut;
 mod tenants;
 mod traps;
 mod unversioned;

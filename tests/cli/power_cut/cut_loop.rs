@@ -7,7 +7,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 use crate::crash_loop::{BATCH, completed, run_command};
-use crate::observer::Observer;
+use crate::observer::{Observation, Observer};
 use crate::seeded::Rng;
 use pipeline_checkpoint_test_support::power_cut::CutMode;
 use pipeline_checkpoint_test_support::power_cut::PowerCutMount;
@@ -21,6 +21,9 @@ const STREAM_CHUNK: u64 = 1_000;
 /// rename, directory fsync; ack write and fdatasync) and startup about a dozen, so
 /// cuts land in startup as well as all along the batch loop.
 const MAX_MUTATIONS: u64 = 60;
+/// The same for runs on SQLite, whose startup (opening and recovering the database,
+/// its write-ahead log's header) costs more operations than the batches that follow.
+const MAX_MUTATIONS_SQLITE: u64 = 200;
 
 /// What to run.
 pub struct Plan {
@@ -30,6 +33,9 @@ pub struct Plan {
     /// The sync that the CLI's `put` leaves out (`file` or `directory`): a mutant the
     /// loop must catch. Debug builds only.
     pub left_out_sync: Option<&'static str>,
+    /// Whether the runs keep everything in one SQLite database beside the state
+    /// directory (`--storage sqlite://…`) rather than in files.
+    pub sqlite: bool,
 }
 
 /// What the loop counted, for its summary line.
@@ -71,27 +77,30 @@ pub fn cut_loop(fs: &mut PowerCutMount, plan: &Plan, seed: u64) -> Result<Tally,
     for cut in 1..=plan.cuts {
         let mode = plan.modes[(cut - 1) % plan.modes.len()];
         loop {
-            fs.lose_power_after(rng.between(1, MAX_MUTATIONS));
+            let max = if plan.sqlite {
+                MAX_MUTATIONS_SQLITE
+            } else {
+                MAX_MUTATIONS
+            };
+            fs.lose_power_after(rng.between(1, max));
             let redelivered = files.seen().past_checkpoint();
             tally.reprocessed += redelivered;
             tally.runs += 1;
-            let output = run(&state, files.total(), plan.left_out_sync);
+            let output = run(&state, files.total(), plan);
             if fs.power_lost() {
                 break;
             }
             completed(&output, redelivered, files.total());
             tally.finished_early += 1;
             files.extend_to(files.total() + STREAM_CHUNK);
-            files
-                .observe(&state)
+            observe(&mut files, &state, plan)
                 .map_err(|fault| format!("seed {seed}, run {}: {fault}", tally.runs))?;
         }
         let offset_before = files.seen().offset;
         fs.cut(mode, &mut rng);
         let mode_index = CutMode::ALL.iter().position(|&m| m == mode);
         tally.cuts_by_mode[mode_index.expect("every mode is in ALL")] += 1;
-        let seen = files
-            .observe(&state)
+        let seen = observe(&mut files, &state, plan)
             .map_err(|fault| format!("seed {seed}, cut {cut} ({mode:?}): {fault}"))?;
         tally.cuts_without_progress += usize::from(seen.offset == offset_before);
     }
@@ -102,9 +111,8 @@ pub fn cut_loop(fs: &mut PowerCutMount, plan: &Plan, seed: u64) -> Result<Tally,
     tally.reprocessed += redelivered;
     tally.runs += 1;
     let total = files.total();
-    completed(&run(&state, total, plan.left_out_sync), redelivered, total);
-    let seen = files
-        .observe(&state)
+    completed(&run(&state, total, plan), redelivered, total);
+    let seen = observe(&mut files, &state, plan)
         .map_err(|fault| format!("seed {seed}, after the final run: {fault}"))?;
     // `observe` compared the sink with the stream, in order: a sink as long as the
     // stream holds every message exactly once.
@@ -141,8 +149,15 @@ pub fn cut_loop(fs: &mut PowerCutMount, plan: &Plan, seed: u64) -> Result<Tally,
 
 /// Runs `host-example run` to its end: a completed stream, or the error that the power
 /// loss made it stop with.
-fn run(state: &Path, messages: u64, left_out_sync: Option<&str>) -> Output {
+fn run(state: &Path, messages: u64, plan: &Plan) -> Output {
+    let left_out_sync = plan.left_out_sync;
     let mut command = run_command(state, messages);
+    if plan.sqlite {
+        command.arg("--storage").arg(format!(
+            "sqlite://{}",
+            crate::crash_loop::sqlite_database(state).display()
+        ));
+    }
     #[cfg(debug_assertions)]
     {
         use pipeline_checkpoint_host::backends::files::SKIP_PUT_SYNC_VAR;
@@ -154,4 +169,13 @@ fn run(state: &Path, messages: u64, left_out_sync: Option<&str>) -> Output {
     #[cfg(not(debug_assertions))]
     assert!(left_out_sync.is_none(), "release builds have no mutants");
     command.output().expect("host-example runs")
+}
+
+/// Checks the state the runs left, wherever the plan keeps it.
+fn observe(files: &mut Observer, state: &Path, plan: &Plan) -> Result<Observation, String> {
+    if plan.sqlite {
+        files.observe_sqlite(&crate::crash_loop::sqlite_database(state))
+    } else {
+        files.observe(state)
+    }
 }

@@ -1,9 +1,7 @@
 //! `get` and `inspect`: looking at a pipeline's state, creating and changing nothing.
 
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::{BufRead, BufReader, ErrorKind};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
 
 use anyhow::{Context, Result};
 use pipeline_checkpoint_guest::record;
@@ -38,10 +36,11 @@ pub fn get(state: &StateArgs, json: bool) -> Result<()> {
 pub fn inspect(state: &StateArgs, tail: usize, json: bool) -> Result<()> {
     let (mut storage, path) = state.open_storage(true)?;
     let stored = storage.value(&state.key);
-    let sink = state.state_dir.join(SINK_FILE);
-    let sink_messages = count_lines(&sink)?;
-    let ack_log = state.state_dir.join(ACK_LOG_FILE);
-    let acks = ack_tail(&ack_log, tail)?;
+    let logs = state.logs();
+    let sink = logs.describe(SINK_FILE);
+    let sink_messages = count_lines(&*logs, SINK_FILE)?;
+    let ack_log = logs.describe(ACK_LOG_FILE);
+    let acks = ack_tail(logs.reader(ACK_LOG_FILE)?, &ack_log, tail)?;
     let decoded = match &stored {
         Ok(Some(text)) => Some(record::decode(text).map_err(|fault| fault.to_string())),
         Ok(None) => None,
@@ -100,11 +99,11 @@ pub fn inspect(state: &StateArgs, tail: usize, json: bool) -> Result<()> {
             Some(Err(fault)) => say!("offset:   unreadable: {}", shown(fault, SHOWN_CHARS))?,
             None => {}
         }
-        say!("sink:     {} ({sink_messages} messages)", sink.display())?;
-        if acks.count == 0 && !ack_log.exists() {
-            say!("ack log:  {} (none yet)", ack_log.display())?;
+        say!("sink:     {sink} ({sink_messages} messages)")?;
+        if acks.count == 0 && !acks.exists {
+            say!("ack log:  {ack_log} (none yet)")?;
         } else {
-            say!("ack log:  {} ({} acks)", ack_log.display(), acks.count)?;
+            say!("ack log:  {ack_log} ({} acks)", acks.count)?;
         }
         for entry in &acks.tail {
             let covers = entry
@@ -142,30 +141,30 @@ fn debug_shown(text: &str) -> String {
 
 /// An ack log's count of acks and its last ones.
 struct AckTail {
+    /// Whether there is a log at all.
+    exists: bool,
     count: u64,
     tail: Vec<AckEntry>,
 }
 
-/// Reads the ack log at `path` as a stream, keeping only its last `keep` lines.
-fn ack_tail(path: &Path, keep: usize) -> Result<AckTail> {
-    let file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Ok(AckTail {
-                count: 0,
-                tail: Vec::new(),
-            });
-        }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+/// Reads the ack log (`None`: there is none), which `path` describes, as a stream,
+/// keeping only its last `keep` lines.
+fn ack_tail(log: Option<Box<dyn Read + Send>>, path: &str, keep: usize) -> Result<AckTail> {
+    let Some(log) = log else {
+        return Ok(AckTail {
+            exists: false,
+            count: 0,
+            tail: Vec::new(),
+        });
     };
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::new(log);
     let (mut count, mut last) = (0u64, VecDeque::with_capacity(keep));
     let mut line = Vec::new();
     loop {
         line.clear();
         let read = reader
             .read_until(b'\n', &mut line)
-            .with_context(|| format!("reading {}", path.display()))?;
+            .with_context(|| format!("reading {path}"))?;
         if read == 0 || !line.ends_with(b"\n") {
             break;
         }
@@ -181,10 +180,14 @@ fn ack_tail(path: &Path, keep: usize) -> Result<AckTail> {
         .into_iter()
         .map(|(number, line)| {
             serde_json::from_slice(&line)
-                .with_context(|| format!("{} line {number} is not an ack", path.display()))
+                .with_context(|| format!("{path} line {number} is not an ack"))
         })
         .collect::<Result<_>>()?;
-    Ok(AckTail { count, tail })
+    Ok(AckTail {
+        exists: true,
+        count,
+        tail,
+    })
 }
 
 fn unix_now() -> f64 {

@@ -54,7 +54,9 @@ struct StateArgs {
     /// Where checkpoint records are stored: `etcd://HOST:PORT/PREFIX[?timeout_ms=N]`
     /// for etcd, `s3://BUCKET/PREFIX[?endpoint=URL&region=R&timeout_ms=N]` for an S3
     /// bucket (credentials from the AWS environment or credentials file, never here),
-    /// or a directory (`file:DIR` or a path). The sink and ack log stay in the state
+    /// `sqlite://PATH[#TENANT]` for one SQLite database that also holds the sink and
+    /// the ack log, its writes from many tenants sharing commits, or a directory
+    /// (`file:DIR` or a path). Elsewhere the sink and ack log stay in the state
     /// directory. Default: the state directory.
     #[arg(long, global = true, value_name = "URL")]
     storage: Option<StorageLocation>,
@@ -213,6 +215,15 @@ impl StateArgs {
 
     /// The storage (read-only: creating nothing, or for writing), and where the record
     /// is in it, for messages.
+    /// Where the sink and the ack log are: beside the record, or in the state directory.
+    fn logs(&self) -> std::sync::Arc<dyn pipeline_checkpoint_host::backends::logs::Logs> {
+        self.location().logs().unwrap_or_else(|| {
+            std::sync::Arc::new(pipeline_checkpoint_host::backends::logs::FileLogs(
+                self.state_dir.clone(),
+            ))
+        })
+    }
+
     fn open_storage(&self, read_only: bool) -> Result<(Box<dyn Storage>, String)> {
         let location = self.location();
         let storage = if read_only {

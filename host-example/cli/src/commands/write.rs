@@ -47,7 +47,8 @@ pub fn write(state: &StateArgs, args: WriteArgs) -> Result<()> {
     create_dirs_durably(&state.state_dir)?;
     let _owner = Ownership::acquire(&state.state_dir, state.lock_wait())?;
     let (storage, record) = state.open_storage(false)?;
-    let consumer = FileConsumer::open(state.state_dir.join(ACK_LOG_FILE))?;
+    let logs = state.logs();
+    let consumer = FileConsumer::on_log(logs.open(ACK_LOG_FILE)?, logs.describe(ACK_LOG_FILE));
     runtime
         .open(Some(&state.key), storage, consumer)
         .and_then(|mut manager| manager.write_checkpoint(&ids, args.offset))

@@ -4,11 +4,15 @@
 //!
 //! A state directory holds everything a run needs to resume:
 //! - `pipeline/checkpoint.json` (or the chosen key): the checkpoint record, unless
-//!   [`Config::storage`] keeps it elsewhere (in etcd);
+//!   [`Config::storage`] keeps it elsewhere (in etcd, S3 or SQLite);
 //! - `sink.jsonl`: every processed message, one line each, in order;
 //! - `acks.log`: every acknowledgement, one JSON line per batch, with the durable
 //!   offset it followed;
 //! - `.lock`: held by the one process that writes the directory ([`Ownership`]).
+//!
+//! A storage that keeps logs too (SQLite) holds the sink and the ack log beside the
+//! record, under the same names, so that their appends share its commits; the state
+//! directory then holds only the lock.
 //!
 //! Each batch is appended to the sink and synced *before* its checkpoint is written, so
 //! the sink always holds every message below the durable offset. Messages after it
@@ -33,7 +37,8 @@ mod source;
 mod stream;
 mod tenants;
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -45,10 +50,11 @@ pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
 pub use stream::{StreamConfig, run_stream};
 pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
 
-use pipeline_checkpoint_host::backends::files::AppendLog;
+use pipeline_checkpoint_host::backends::logs::Logs;
 use pipeline_checkpoint_host::backends::redis::RedisCallError;
 use pipeline_checkpoint_host::{
-    CheckpointError, Error, FileConsumer, Runtime, StorageError, StorageLocation,
+    ACK_LOG_FILE, Cause, CheckpointError, Error, FileConsumer, Runtime, StorageError,
+    StorageLocation,
 };
 
 use crate::metrics::{FailureKind, Metrics};
@@ -165,10 +171,10 @@ pub enum PipelineError {
         source: Error,
     },
     /// The sink is not this pipeline's output for this source.
-    #[error("{}{}: {reason}", path.display(), line.map(|n| format!(" line {n}")).unwrap_or_default())]
+    #[error("{sink}{}: {reason}", line.map(|n| format!(" line {n}")).unwrap_or_default())]
     Sink {
-        /// The sink file.
-        path: PathBuf,
+        /// Where the sink is: its file, or its URL.
+        sink: String,
         /// The 1-based line, if the fault is in one.
         line: Option<u64>,
         /// What is wrong.
@@ -223,13 +229,19 @@ pub fn run(
     let _owner = Ownership::acquire(&state.dir, config.lock_wait)?;
     let resume = state.examine(runtime, config, total)?;
 
-    let mut sink = AppendLog::open(state.sink_path()).map_err(|e| state.state_error(e))?;
+    let mut sink = state
+        .logs
+        .open(SINK_FILE)
+        .map_err(|e| state.state_error(e))?;
     sink.cut_to(resume.sink.keep_bytes)
         .map_err(|e| state.state_error(e))?;
     let redelivered = resume.sink.lines - resume.offset;
     let covering = Arc::new(AtomicU64::new(resume.offset));
-    let consumer = FileConsumer::open(state.ack_log_path())
-        .map_err(|e| state.state_error(e))?
+    let ack_log = state
+        .logs
+        .open(ACK_LOG_FILE)
+        .map_err(|e| state.state_error(e))?;
+    let consumer = FileConsumer::on_log(ack_log, state.logs.describe(ACK_LOG_FILE))
         .recording_offsets(covering.clone());
     let storage = state.location.open().map_err(|e| state.storage_error(e))?;
     let mut manager = runtime
@@ -315,22 +327,24 @@ fn next_message(
     })
 }
 
-/// The number of complete lines in the file at `path` (0 if it does not exist), read
-/// as a stream.
-pub fn count_lines(path: &Path) -> Result<u64, StorageError> {
-    use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(StorageError::io("reading", path, e)),
+/// The number of complete lines of log `name` (0 if it does not exist), read as a
+/// stream.
+pub fn count_lines(logs: &dyn Logs, name: &str) -> Result<u64, StorageError> {
+    let Some(mut reader) = logs.reader(name)? else {
+        return Ok(0);
     };
     let mut buf = vec![0; 64 << 10];
     let mut lines = 0;
     loop {
-        match file.read(&mut buf) {
+        match reader.read(&mut buf) {
             Ok(0) => return Ok(lines),
             Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
-            Err(e) => return Err(StorageError::io("reading", path, e)),
+            Err(e) => {
+                return Err(StorageError::Io(Cause::with_source(
+                    format!("reading {}", logs.describe(name)),
+                    e,
+                )));
+            }
         }
     }
 }

@@ -1,11 +1,13 @@
 //! What a run resumes from: the durable offset, the sink checked against the source,
 //! and how far the ack log reaches; and the errors that name where the state is.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use pipeline_checkpoint_host::backends::files::AckEntry;
+use pipeline_checkpoint_host::backends::logs::{FileLogs, Logs};
 use pipeline_checkpoint_host::{
-    ACK_LOG_FILE, Error, FileConsumer, MemoryConsumer, Runtime, StorageError, StorageLocation,
+    ACK_LOG_FILE, Error, MemoryConsumer, Runtime, StorageError, StorageLocation,
 };
 
 use super::{Config, PipelineError, SINK_FILE, Source, sink};
@@ -14,6 +16,8 @@ use super::{Config, PipelineError, SINK_FILE, Source, sink};
 pub(super) struct State<'a> {
     pub(super) dir: PathBuf,
     pub(super) location: StorageLocation,
+    /// Where the sink and the ack log are: files in `dir`, or beside the record.
+    pub(super) logs: Arc<dyn Logs>,
     pub(super) key: &'a str,
     record: String,
 }
@@ -40,20 +44,16 @@ impl<'a> State<'a> {
             .as_deref()
             .unwrap_or(pipeline_checkpoint_host::DEFAULT_KEY);
         let record = location.describe(key);
+        let logs = location
+            .logs()
+            .unwrap_or_else(|| Arc::new(FileLogs(dir.clone())));
         Self {
             dir,
             location,
+            logs,
             key,
             record,
         }
-    }
-
-    pub(super) fn sink_path(&self) -> PathBuf {
-        self.dir.join(SINK_FILE)
-    }
-
-    pub(super) fn ack_log_path(&self) -> PathBuf {
-        self.dir.join(ACK_LOG_FILE)
     }
 
     pub(super) fn state_error(&self, source: StorageError) -> PipelineError {
@@ -100,17 +100,17 @@ impl<'a> State<'a> {
                 self.record
             )));
         }
-        let sink = sink::check(&self.sink_path(), &config.source, offset)?;
+        let sink = sink::check(&*self.logs, SINK_FILE, &config.source, offset)?;
         if sink.lines < offset {
             return Err(PipelineError::Mismatch(format!(
                 "{} holds {} messages but the checkpoint says {offset} were processed: the \
                  sink lost messages; restore it or reset the checkpoint",
-                self.sink_path().display(),
+                self.logs.describe(SINK_FILE),
                 sink.lines
             )));
         }
         let acked_through =
-            acked_through(&self.ack_log_path(), &config.source).map_err(|e| self.state_error(e))?;
+            acked_through(&*self.logs, &config.source).map_err(|e| self.state_error(e))?;
         Ok(Resume {
             offset,
             sink,
@@ -122,14 +122,18 @@ impl<'a> State<'a> {
 /// How many leading messages the ack log shows acknowledged: the offset its last line
 /// covers, or, for a log written before lines carried offsets, one past the position of
 /// its last acknowledged id (acks go in stream order); 0 for an empty log.
-fn acked_through(ack_log: &Path, source: &Source) -> Result<u64, StorageError> {
-    let last = match FileConsumer::last_entry(ack_log)? {
+fn acked_through(logs: &dyn Logs, source: &Source) -> Result<u64, StorageError> {
+    let ack_log = logs.describe(ACK_LOG_FILE);
+    let last = match logs.last_line(ACK_LOG_FILE)? {
         None => return Ok(0),
-        Some(AckEntry {
+        Some((number, line)) => AckEntry::parse(&ack_log, number, &line)?,
+    };
+    let last = match last {
+        AckEntry {
             offset: Some(offset),
             ..
-        }) => return Ok(offset),
-        Some(entry) => match entry.ids.last() {
+        } => return Ok(offset),
+        entry => match entry.ids.last() {
             Some(id) => id.clone(),
             None => return Ok(0),
         },
@@ -137,9 +141,8 @@ fn acked_through(ack_log: &Path, source: &Source) -> Result<u64, StorageError> {
     let not_found = || {
         StorageError::InvalidData(
             format!(
-                "{} acknowledges {last:?}, which is not in the source: is this the right \
-                 state directory for this source?",
-                ack_log.display()
+                "{ack_log} acknowledges {last:?}, which is not in the source: is this the \
+                 right state directory for this source?"
             )
             .into(),
         )

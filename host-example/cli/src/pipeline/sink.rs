@@ -8,9 +8,8 @@
 //! processed again): anything else there is not this pipeline's output either.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 
-use pipeline_checkpoint_host::backends::files::open_for_reading;
+use pipeline_checkpoint_host::backends::logs::Logs;
 
 use super::PipelineError;
 use super::source::{MAX_LINE_BYTES, Source};
@@ -24,17 +23,22 @@ pub struct SinkCheck {
     pub keep_bytes: u64,
 }
 
-/// Checks the sink at `path` against `source`, and measures its first `keep` lines. A
-/// missing sink holds nothing. Refused, naming the line: a line that is not the
+/// Checks the sink, log `name` of `logs`, against `source`, and measures its first
+/// `keep` lines. A missing sink holds nothing. Refused, naming the line: a line that is not the
 /// source's message at its position (edited, duplicated, out of order, foreign), more
 /// lines than the source has, a symbolic link or anything but a regular file.
-pub fn check(path: &Path, source: &Source, keep: u64) -> Result<SinkCheck, PipelineError> {
+pub fn check(
+    logs: &dyn Logs,
+    name: &str,
+    source: &Source,
+    keep: u64,
+) -> Result<SinkCheck, PipelineError> {
     let fault = |line: Option<u64>, reason: String| PipelineError::Sink {
-        path: path.to_owned(),
+        sink: logs.describe(name),
         line,
         reason,
     };
-    let Some(file) = open_for_reading(path).map_err(|e| fault(None, e.text()))? else {
+    let Some(file) = logs.reader(name).map_err(|e| fault(None, e.text()))? else {
         return Ok(SinkCheck {
             lines: 0,
             keep_bytes: 0,

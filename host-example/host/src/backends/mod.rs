@@ -6,6 +6,9 @@
 //! - `etcd`: [`etcd::EtcdStorage`], records in etcd; `etcd://HOST:PORT/PREFIX`.
 //! - `s3`: [`s3::S3Storage`], records as objects in an S3 bucket;
 //!   `s3://BUCKET/PREFIX?endpoint=URL&region=R`.
+//! - `sqlite`: [`sqlite::SqliteStorage`], records (and a pipeline's logs) in one SQLite
+//!   database shared by every tenant, whose concurrent writes share one durable
+//!   commit; `sqlite://PATH`.
 //! - `redis`: not a storage but a consumer, [`redis::RedisStreamConsumer`], whose
 //!   acknowledgements are `XACK`s on a Redis stream's consumer group.
 //!
@@ -19,6 +22,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::{Storage, StorageError};
+use logs::Logs;
 
 #[cfg(feature = "etcd")]
 pub mod etcd;
@@ -26,10 +30,13 @@ pub mod etcd;
 pub mod files;
 #[cfg(any(feature = "etcd", feature = "s3"))]
 mod http;
+pub mod logs;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "s3")]
 pub mod s3;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 #[cfg(any(feature = "etcd", feature = "s3", feature = "redis"))]
 pub mod url_parts;
 
@@ -44,6 +51,10 @@ pub trait Backend: fmt::Debug + fmt::Display + Send + Sync {
     fn for_tenant(&self, id: &str) -> Arc<dyn Backend>;
     /// Where `key`'s record is, for messages: a file path or a URL.
     fn describe(&self, key: &str) -> String;
+    /// Where a pipeline keeps its logs (sink, ack log) beside these records, when the
+    /// backend keeps them too (`sqlite`, whose commits they then share); `None`: in
+    /// files in the pipeline's state directory.
+    fn logs(&self) -> Option<Arc<dyn Logs>>;
 }
 
 /// Where checkpoint records live, as a `--storage` URL names it. Cheap to clone.
@@ -81,6 +92,11 @@ impl StorageLocation {
     pub fn describe(&self, key: &str) -> String {
         self.0.describe(key)
     }
+
+    /// Where a pipeline's logs go beside these records; `None`: its state directory.
+    pub fn logs(&self) -> Option<Arc<dyn Logs>> {
+        self.0.logs()
+    }
 }
 
 impl fmt::Display for StorageLocation {
@@ -107,6 +123,8 @@ const SCHEMES: &[&str] = &[
     "etcd[s]://HOST:PORT[,HOST:PORT…]/PREFIX",
     #[cfg(feature = "s3")]
     "s3://BUCKET/PREFIX?endpoint=URL&region=R",
+    #[cfg(feature = "sqlite")]
+    "sqlite://PATH",
 ];
 
 /// `SCHEME://…` for a networked backend, `file:DIR` or a plain directory path for
@@ -143,6 +161,11 @@ impl FromStr for StorageLocation {
             #[cfg(feature = "s3")]
             Some("s3") => text
                 .parse::<s3::S3Url>()
+                .map(Self::new)
+                .map_err(|e| invalid(e.why)),
+            #[cfg(feature = "sqlite")]
+            Some("sqlite") => text
+                .parse::<sqlite::SqliteLocation>()
                 .map(Self::new)
                 .map_err(|e| invalid(e.why)),
             other => Err(invalid(format!(

@@ -224,4 +224,8 @@ impl crate::backends::Backend for EtcdUrl {
     fn describe(&self, key: &str) -> String {
         self.display_key(key)
     }
+
+    fn logs(&self) -> Option<std::sync::Arc<dyn crate::backends::logs::Logs>> {
+        None
+    }
 }

@@ -1,4 +1,5 @@
-//! The ack log: a [`crate::Consumer`] that appends each acknowledgement to a file.
+//! The ack log: a [`crate::Consumer`] that appends each acknowledgement to a log, a
+//! file of its own or a log in the records' store ([`crate::backends::logs`]).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::append_log::{AppendLog, complete_lines, last_complete_line};
 use super::io_error;
+use crate::backends::logs::Log;
 use crate::{AckError, AckResult, Cause, Consumer, StorageError};
 
 /// A consumer that appends each acknowledgement to a log file, one JSON line per
@@ -22,7 +24,9 @@ use crate::{AckError, AckResult, Cause, Consumer, StorageError};
 /// Read it back with [`FileConsumer::read_log`] or [`FileConsumer::read_entries`].
 #[derive(Debug)]
 pub struct FileConsumer {
-    log: AppendLog,
+    log: Box<dyn Log>,
+    /// Where the log is, for messages.
+    name: String,
     /// Reused across calls: a pipeline acks once per batch, forever.
     line: Vec<u8>,
     /// The offset being checkpointed, set by the writer before each checkpoint.
@@ -64,11 +68,20 @@ impl FileConsumer {
     /// Opens the log at `path` for appending, creating it and its directories if
     /// missing. A partial last line, left by a crash mid-append, is cut off.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
-        Ok(Self {
-            log: AppendLog::open(path)?,
+        let log = AppendLog::open(path)?;
+        let name = log.path().display().to_string();
+        Ok(Self::on_log(Box::new(log), name))
+    }
+
+    /// Appends acknowledgements to `log`, which `name` describes in messages (a path,
+    /// or a URL).
+    pub fn on_log(log: Box<dyn Log>, name: String) -> Self {
+        Self {
+            log,
+            name,
             line: Vec::new(),
             offset: None,
-        })
+        }
     }
 
     /// Records in each line the value of `offset` at the time of the ack: the writer
@@ -78,9 +91,9 @@ impl FileConsumer {
         self
     }
 
-    /// The log file.
-    pub fn path(&self) -> &Path {
-        self.log.path()
+    /// Where the log is: its file, or its URL.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Reads the log at `path`: the ids of each `ack` call, in order. A partial last
@@ -97,7 +110,7 @@ impl FileConsumer {
     pub fn read_entries(path: &Path) -> Result<Vec<AckEntry>, StorageError> {
         let bytes = fs::read(path).map_err(|e| io_error("reading", path, e))?;
         complete_lines(&bytes)
-            .map(|(number, line)| parse_entry(path, number, line))
+            .map(|(number, line)| AckEntry::parse(&path.display().to_string(), number, line))
             .collect()
     }
 
@@ -107,25 +120,26 @@ impl FileConsumer {
     pub fn last_entry(path: &Path) -> Result<Option<AckEntry>, StorageError> {
         match last_complete_line(path)? {
             None => Ok(None),
-            Some((number, line)) => parse_entry(path, number, &line).map(Some),
+            Some((number, line)) => {
+                AckEntry::parse(&path.display().to_string(), number, &line).map(Some)
+            }
         }
     }
 }
 
-/// Line `number` of the log at `path`; a line of an unknown version is refused rather
-/// than misread.
-fn parse_entry(path: &Path, number: usize, line: &[u8]) -> Result<AckEntry, StorageError> {
-    let bad = |why: String| {
-        StorageError::InvalidData(Cause::new(format!(
-            "{} line {number}: {why}",
-            path.display()
-        )))
-    };
-    let entry: AckEntry = serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
-    match (entry.version, entry.offset) {
-        (1, None) | (ACK_LOG_VERSION, Some(_)) => Ok(entry),
-        (ACK_LOG_VERSION, None) => Err(bad("a version 2 line without an offset".into())),
-        (version, _) => Err(bad(format!("unknown format version {version}"))),
+impl AckEntry {
+    /// Line `number` of the log `name` describes; a line of an unknown version is
+    /// refused rather than misread.
+    pub fn parse(name: &str, number: usize, line: &[u8]) -> Result<AckEntry, StorageError> {
+        let bad = |why: String| {
+            StorageError::InvalidData(Cause::new(format!("{name} line {number}: {why}")))
+        };
+        let entry: AckEntry = serde_json::from_slice(line).map_err(|e| bad(e.to_string()))?;
+        match (entry.version, entry.offset) {
+            (1, None) | (ACK_LOG_VERSION, Some(_)) => Ok(entry),
+            (ACK_LOG_VERSION, None) => Err(bad("a version 2 line without an offset".into())),
+            (version, _) => Err(bad(format!("unknown format version {version}"))),
+        }
     }
 }
 
@@ -139,9 +153,8 @@ impl Consumer for FileConsumer {
             offset,
             ids,
         };
-        serde_json::to_writer(&mut self.line, &line).map_err(|e| {
-            AckError::InvalidBatch(format!("encoding ids for {}: {e}", self.path().display()))
-        })?;
+        serde_json::to_writer(&mut self.line, &line)
+            .map_err(|e| AckError::InvalidBatch(format!("encoding ids for {}: {e}", self.name)))?;
         self.line.push(b'\n');
         self.log
             .append(&self.line)
@@ -159,7 +172,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs/acks.jsonl");
         let mut consumer = FileConsumer::open(&path).unwrap();
-        assert_eq!(consumer.path(), path);
+        assert_eq!(consumer.name(), path.display().to_string());
         consumer.ack(&["a".into(), "b".into()]).unwrap();
         consumer.ack(&[]).unwrap();
         drop(consumer);

@@ -102,6 +102,9 @@ impl super::Backend for FilesLocation {
     fn describe(&self, key: &str) -> String {
         self.0.join(key).display().to_string()
     }
+    fn logs(&self) -> Option<std::sync::Arc<dyn super::logs::Logs>> {
+        None
+    }
 }
 
 impl std::fmt::Display for FilesLocation {

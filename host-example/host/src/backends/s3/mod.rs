@@ -348,4 +348,8 @@ impl crate::backends::Backend for S3Url {
     fn describe(&self, key: &str) -> String {
         self.display_key(key)
     }
+
+    fn logs(&self) -> Option<std::sync::Arc<dyn crate::backends::logs::Logs>> {
+        None
+    }
 }

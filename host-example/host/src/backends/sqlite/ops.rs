@@ -1,0 +1,225 @@
+//! What a request asks of the database, and each one's statements, run by the
+//! committer inside its group's transaction.
+//!
+//! The tables: `records(key, value, version)`, one row per record; `logs(log, start,
+//! line, bytes)`, one row per append to a log, at byte `start` of the log with `line`
+//! lines before it, so that a log's length and line count come from its last row alone.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::store::{sql_error, version_of};
+use crate::storage::check_expected;
+use crate::storage::{Expected, Stored};
+use crate::{Cause, StorageError};
+
+/// One request's work.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// The record under `key`.
+    Get { key: String },
+    /// A conditional put of a record.
+    Put {
+        key: String,
+        value: String,
+        expected: Expected,
+    },
+    /// Whole lines appended to `log`, whose writer believes it ends at `start` after
+    /// `line` lines.
+    Append {
+        log: String,
+        start: u64,
+        line: u64,
+        bytes: Vec<u8>,
+    },
+    /// `log` cut back to its first `len` bytes, which end a line.
+    Cut { log: String, len: u64 },
+    /// The length of `log` and its number of lines.
+    Tail { log: String },
+    /// Up to about `max` bytes of `log` from byte `from`.
+    Read { log: String, from: u64, max: usize },
+    /// The last line of `log`.
+    LastLine { log: String },
+}
+
+/// A request's result.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Stored(Option<Stored>),
+    Version(u64),
+    Done,
+    Tail { len: u64, lines: u64 },
+    Bytes(Vec<u8>),
+    Line(Option<(usize, Vec<u8>)>),
+}
+
+/// Runs `op` in the open transaction; `next_version` is the store's version counter.
+pub(crate) fn execute(
+    connection: &Connection,
+    path: &Path,
+    op: &Op,
+    next_version: &mut u64,
+) -> Result<Answer, StorageError> {
+    let failed = |e| sql_error(path, "using", e);
+    match op {
+        Op::Get { key } => connection
+            .prepare_cached("SELECT value, version FROM records WHERE key = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![key], |row| {
+                        Ok(Stored {
+                            value: row.get(0)?,
+                            version: row.get::<_, i64>(1)? as u64,
+                        })
+                    })
+                    .optional()
+            })
+            .map(Answer::Stored)
+            .map_err(failed),
+        Op::Put {
+            key,
+            value,
+            expected,
+        } => {
+            let current = version_of(connection, key).map_err(failed)?;
+            check_expected(key, current, *expected)?;
+            let version = *next_version;
+            connection
+                .prepare_cached(
+                    "INSERT INTO records (key, value, version) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value,
+                     version = excluded.version",
+                )
+                .and_then(|mut statement| statement.execute(params![key, value, version as i64]))
+                .map_err(failed)?;
+            *next_version += 1;
+            Ok(Answer::Version(version))
+        }
+        Op::Append {
+            log,
+            start,
+            line,
+            bytes,
+        } => {
+            let (end, lines) = tail(connection, log).map_err(failed)?;
+            if (end, lines) != (*start, *line) {
+                return Err(changed(path, log, *start, end));
+            }
+            connection
+                .prepare_cached(
+                    "INSERT INTO logs (log, start, line, bytes) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![log, *start as i64, *line as i64, bytes])
+                })
+                .map_err(failed)?;
+            Ok(Answer::Done)
+        }
+        Op::Cut { log, len } => {
+            let (end, _) = tail(connection, log).map_err(failed)?;
+            if *len > end {
+                return Err(changed(path, log, *len, end));
+            }
+            // Two statements, one step: a savepoint undoes the first if the second fails.
+            connection
+                .execute_batch("SAVEPOINT cut")
+                .and_then(|()| {
+                    connection.execute(
+                        "DELETE FROM logs WHERE log = ?1 AND start >= ?2",
+                        params![log, *len as i64],
+                    )?;
+                    connection.execute(
+                        "UPDATE logs SET bytes = substr(bytes, 1, ?2 - start)
+                         WHERE log = ?1 AND start < ?2 AND start + length(bytes) > ?2",
+                        params![log, *len as i64],
+                    )?;
+                    connection.execute_batch("RELEASE cut")
+                })
+                .map_err(|e| {
+                    let _ = connection.execute_batch("ROLLBACK TO cut; RELEASE cut");
+                    failed(e)
+                })?;
+            Ok(Answer::Done)
+        }
+        Op::Tail { log } => tail(connection, log)
+            .map(|(len, lines)| Answer::Tail { len, lines })
+            .map_err(failed),
+        Op::Read { log, from, max } => read(connection, log, *from, *max)
+            .map(Answer::Bytes)
+            .map_err(failed),
+        Op::LastLine { log } => {
+            let Some((start, line, bytes)) = last_row(connection, log).map_err(failed)? else {
+                return Ok(Answer::Line(None));
+            };
+            let Some(body) = bytes.strip_suffix(b"\n") else {
+                return Err(StorageError::InvalidData(Cause::new(format!(
+                    "{} log {log:?}: the append at byte {start} does not end a line",
+                    path.display()
+                ))));
+            };
+            let begin = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let number = line as usize + newlines(&bytes);
+            Ok(Answer::Line(Some((number, body[begin..].to_vec()))))
+        }
+    }
+}
+
+fn changed(path: &Path, log: &str, at: u64, end: u64) -> StorageError {
+    StorageError::Io(Cause::new(format!(
+        "{} log {log:?} changed under its writer: it ends at byte {end}, not {at}; \
+         reopen it",
+        path.display()
+    )))
+}
+
+fn newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The last append to `log`: its start, the lines before it, and its bytes.
+fn last_row(connection: &Connection, log: &str) -> rusqlite::Result<Option<(u64, u64, Vec<u8>)>> {
+    connection
+        .prepare_cached(
+            "SELECT start, line, bytes FROM logs WHERE log = ?1 ORDER BY start DESC LIMIT 1",
+        )?
+        .query_row(params![log], |row| {
+            Ok((
+                row.get::<_, i64>(0)? as u64,
+                row.get::<_, i64>(1)? as u64,
+                row.get(2)?,
+            ))
+        })
+        .optional()
+}
+
+/// The length of `log` in bytes and its number of lines.
+fn tail(connection: &Connection, log: &str) -> rusqlite::Result<(u64, u64)> {
+    Ok(match last_row(connection, log)? {
+        None => (0, 0),
+        Some((start, line, bytes)) => (start + bytes.len() as u64, line + newlines(&bytes) as u64),
+    })
+}
+
+/// The bytes of `log` from `from`, whole appends up to about `max` bytes (at least one
+/// append's worth); empty at the end.
+fn read(connection: &Connection, log: &str, from: u64, max: usize) -> rusqlite::Result<Vec<u8>> {
+    let mut statement = connection.prepare_cached(
+        // From the append that holds byte `from`, found by the primary key.
+        "SELECT start, bytes FROM logs WHERE log = ?1 AND start >= (
+             SELECT COALESCE(MAX(start), 0) FROM logs WHERE log = ?1 AND start <= ?2
+         ) ORDER BY start",
+    )?;
+    let mut rows = statement.query(params![log, from as i64])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let start = row.get::<_, i64>(0)? as u64;
+        let bytes = row.get_ref(1)?.as_blob()?;
+        let skip = from.saturating_sub(start) as usize;
+        out.extend_from_slice(&bytes[skip.min(bytes.len())..]);
+        if out.len() >= max {
+            break;
+        }
+    }
+    Ok(out)
+}

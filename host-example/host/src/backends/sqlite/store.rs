@@ -1,0 +1,387 @@
+//! One SQLite database per path and process, and the committer thread that owns its
+//! connection: every call from every tenant is a request on one queue, and the requests
+//! that queued while the last commit was syncing become the next transaction.
+//!
+//! That is the group commit: a commit costs one sync of the write-ahead log whether it
+//! carries one put or a thousand, and each caller still waits for the commit that
+//! carries its own write. A failed commit fails every request in its group, so no
+//! caller is told a write is durable that a cut could still lose.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::ops::{Answer, Op, execute};
+use crate::backends::files::{create_dirs_durably, sync_dir};
+use crate::{Cause, StorageError};
+
+/// The most requests one transaction carries: a bound on how long the first of them
+/// waits behind the others' statements.
+const MAX_GROUP: usize = 4096;
+
+/// A request and where its answer goes.
+struct Request {
+    op: Op,
+    reply: SyncSender<Result<Answer, StorageError>>,
+}
+
+/// An open database: the queue to its committer. Shared by every handle on the same
+/// path in this process; the committer stops, and the database closes, when the last
+/// handle is dropped.
+#[derive(Debug)]
+pub(crate) struct Store {
+    path: PathBuf,
+    requests: Mutex<Option<Sender<Request>>>,
+    committer: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        // Closing the queue ends the committer's loop; joining it, under the lock that
+        // opening takes, closes the database before a new handle on the same path may
+        // open it again.
+        let _stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(committer) = self
+            .committer
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = committer.join();
+        }
+    }
+}
+
+/// The databases open in this process, by canonical path.
+fn open_stores() -> &'static Mutex<HashMap<PathBuf, Weak<Store>>> {
+    static STORES: OnceLock<Mutex<HashMap<PathBuf, Weak<Store>>>> = OnceLock::new();
+    STORES.get_or_init(Default::default)
+}
+
+impl Store {
+    /// The database at `path`, opened (and created, with its directories) if no handle
+    /// in this process has it open.
+    /// `skip_sync` opens it with `synchronous=OFF` (a mutant; see
+    /// [`super::SqliteLocation::skipping_sync`]).
+    pub(crate) fn shared(path: &Path, skip_sync: bool) -> Result<Arc<Store>, StorageError> {
+        let dir = crate::backends::files::parent_dir(path);
+        create_dirs_durably(dir)?;
+        let canonical = dir
+            .canonicalize()
+            .map_err(|e| StorageError::io("resolving", dir, e))?
+            .join(path.file_name().unwrap_or_default());
+        let mut stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = stores.get(&canonical).and_then(Weak::upgrade) {
+            return Ok(store);
+        }
+        stores.retain(|_, store| store.strong_count() > 0);
+        let store = Arc::new(Store::open(canonical.clone(), skip_sync)?);
+        stores.insert(canonical, Arc::downgrade(&store));
+        Ok(store)
+    }
+
+    /// Whether a handle in this process has the database at `path` open.
+    pub(crate) fn is_open(path: &Path) -> bool {
+        let canonical = crate::backends::files::parent_dir(path)
+            .canonicalize()
+            .map(|dir| dir.join(path.file_name().unwrap_or_default()));
+        let stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
+        canonical.is_ok_and(|path| stores.get(&path).is_some_and(|s| s.strong_count() > 0))
+    }
+
+    fn open(path: PathBuf, skip_sync: bool) -> Result<Store, StorageError> {
+        let existed = path
+            .try_exists()
+            .map_err(|e| StorageError::io("checking", &path, e))?;
+        let connection = open_connection(&path, skip_sync)?;
+        if !existed {
+            // SQLite syncs the directory for its write-ahead log, not for the database
+            // file it creates: without this, power loss could take the new file's name.
+            sync_dir(crate::backends::files::parent_dir(&path))?;
+        }
+        let next_version = connection
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM records",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(|e| sql_error(&path, "reading", e))?;
+        let (requests, queue) = mpsc::channel();
+        let committer_path = path.clone();
+        let committer = thread::Builder::new()
+            .name("sqlite-committer".into())
+            .spawn(move || {
+                Committer {
+                    connection,
+                    path: committer_path,
+                    next_version: next_version as u64,
+                }
+                .run(queue)
+            })
+            .map_err(|e| StorageError::io("starting the committer of", &path, e))?;
+        Ok(Store {
+            path,
+            requests: Mutex::new(Some(requests)),
+            committer: Mutex::new(Some(committer)),
+        })
+    }
+
+    /// Runs `op` in the next group and waits for its commit.
+    pub(crate) fn call(&self, op: Op) -> Result<Answer, StorageError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|requests| requests.send(Request { op, reply }));
+        let closed = || {
+            StorageError::Unavailable(Cause::new(format!(
+                "{}: the database's committer has stopped",
+                self.path.display()
+            )))
+        };
+        match sent {
+            Some(Ok(())) => answer.recv().map_err(|_| closed())?,
+            _ => Err(closed()),
+        }
+    }
+}
+
+/// Opens the connection the committer owns, and makes the schema.
+pub(super) fn open_connection(path: &Path, skip_sync: bool) -> Result<Connection, StorageError> {
+    let failed = |e| sql_error(path, "opening", e);
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(failed)?;
+    // Refused at once, not after rusqlite's default five seconds of retrying: the
+    // holder keeps the database for as long as it runs.
+    connection
+        .busy_timeout(std::time::Duration::ZERO)
+        .map_err(failed)?;
+    // Exclusive: this process is the database's one writer, so the write-ahead log's
+    // index lives in the heap rather than in a shared-memory file, and another process
+    // is refused at once ("database is locked") rather than interleaved.
+    connection
+        .pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .map_err(failed)?;
+    let mode: String = connection
+        .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
+        .map_err(failed)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StorageError::Io(Cause::new(format!(
+            "{}: SQLite refused the write-ahead log (journal mode {mode})",
+            path.display()
+        ))));
+    }
+    // FULL: every commit syncs the log before it returns, so a put that returned
+    // survives power loss. (NORMAL would sync only at checkpoints.)
+    connection
+        .pragma_update(None, "synchronous", if skip_sync { "OFF" } else { "FULL" })
+        .map_err(failed)?;
+    connection
+        .execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS records (
+                 key TEXT PRIMARY KEY NOT NULL,
+                 value TEXT NOT NULL,
+                 version INTEGER NOT NULL
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS logs (
+                 log TEXT NOT NULL,
+                 start INTEGER NOT NULL,
+                 line INTEGER NOT NULL,
+                 bytes BLOB NOT NULL,
+                 PRIMARY KEY (log, start)
+             ) WITHOUT ROWID;
+             COMMIT;",
+        )
+        .map_err(|e| sql_error(path, "creating the tables of", e))?;
+    Ok(connection)
+}
+
+/// The thread that owns the connection.
+struct Committer {
+    connection: Connection,
+    path: PathBuf,
+    next_version: u64,
+}
+
+impl Committer {
+    fn run(mut self, queue: Receiver<Request>) {
+        let mut group = Vec::new();
+        while let Ok(first) = queue.recv() {
+            group.push(first);
+            // Everything that queued while the last group committed joins this one.
+            while group.len() < MAX_GROUP {
+                match queue.try_recv() {
+                    Ok(request) => group.push(request),
+                    Err(_) => break,
+                }
+            }
+            let answers = self.commit(&group);
+            for (request, answer) in group.drain(..).zip(answers) {
+                let _ = request.reply.send(answer);
+            }
+        }
+    }
+
+    /// Runs every request of `group` in one transaction and commits it: each request
+    /// gets its own answer (a conflict fails one put, not its group), unless the
+    /// transaction fails, which fails them all.
+    fn commit(&mut self, group: &[Request]) -> Vec<Result<Answer, StorageError>> {
+        let path = &self.path;
+        if let Err(e) = self.connection.execute_batch("BEGIN IMMEDIATE") {
+            let error = sql_error(path, "starting a transaction in", e);
+            return group.iter().map(|_| Err(error.clone())).collect();
+        }
+        let mut answers: Vec<_> = group
+            .iter()
+            .map(|request| execute(&self.connection, path, &request.op, &mut self.next_version))
+            .collect();
+        // Some failures (a full disk, an I/O error) make SQLite roll the whole
+        // transaction back; the answers that looked fine were then never written.
+        let failure = if self.connection.is_autocommit() {
+            Some(StorageError::Io(Cause::new(format!(
+                "{}: SQLite rolled the transaction back",
+                path.display()
+            ))))
+        } else {
+            self.connection
+                .execute_batch("COMMIT")
+                .err()
+                .map(|e| sql_error(path, "committing to", e))
+        };
+        if let Some(error) = failure {
+            if !self.connection.is_autocommit() {
+                let _ = self.connection.execute_batch("ROLLBACK");
+            }
+            for answer in &mut answers {
+                if answer.is_ok() || matches!(answer, Err(StorageError::Conflict(_))) {
+                    *answer = Err(error.clone());
+                }
+            }
+        }
+        answers
+    }
+}
+
+/// The storage error for SQLite's failure of `op` on the database at `path`.
+pub(crate) fn sql_error(path: &Path, op: &str, error: rusqlite::Error) -> StorageError {
+    use rusqlite::ErrorCode;
+    let code = error.sqlite_error_code();
+    let cause = Cause::with_source(format!("{op} {}", path.display()), error);
+    match code {
+        Some(ErrorCode::DiskFull) => StorageError::NoSpace(cause),
+        Some(ErrorCode::PermissionDenied | ErrorCode::ReadOnly | ErrorCode::CannotOpen) => {
+            StorageError::AccessDenied(cause)
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            StorageError::Unavailable(Cause::new(format!(
+                "{}: another process has the database open (it is this process's alone \
+                 while it runs): {cause}",
+                path.display()
+            )))
+        }
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            StorageError::InvalidData(cause)
+        }
+        _ => StorageError::Io(cause),
+    }
+}
+
+/// The current version of `key`, for conditional puts.
+pub(crate) fn version_of(connection: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {
+    connection
+        .prepare_cached("SELECT version FROM records WHERE key = ?1")?
+        .query_row(params![key], |row| row.get::<_, i64>(0))
+        .optional()
+        .map(|version| version.map(|v| v as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::Expected;
+
+    /// One transaction carrying many tenants' puts answers each put alone: the puts
+    /// whose expectation is wrong fail with a conflict, the others are committed.
+    #[test]
+    fn each_put_in_one_group_gets_its_own_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("group.db");
+        let mut committer = Committer {
+            connection: open_connection(&path, false).unwrap(),
+            path: path.clone(),
+            next_version: 1,
+        };
+        let put = |tenant: usize, expected| {
+            let (reply, answer) = mpsc::sync_channel(1);
+            let op = Op::Put {
+                key: format!("tenant-{tenant}/pipeline/checkpoint.json"),
+                value: format!("{{\"offset\":{tenant}}}"),
+                expected,
+            };
+            (Request { op, reply }, answer)
+        };
+        // Every third tenant expects a version its key does not hold.
+        let (group, answers): (Vec<_>, Vec<_>) = (0..300)
+            .map(|tenant| match tenant % 3 {
+                0 => put(tenant, Expected::Version(7)),
+                _ => put(tenant, Expected::Absent),
+            })
+            .unzip();
+        let results = committer.commit(&group);
+        assert_eq!(results.len(), 300);
+        for (tenant, result) in results.iter().enumerate() {
+            match tenant % 3 {
+                0 => assert!(
+                    matches!(result, Err(StorageError::Conflict(_))),
+                    "tenant {tenant}: {result:?}"
+                ),
+                _ => assert!(
+                    matches!(result, Ok(Answer::Version(_))),
+                    "tenant {tenant}: {result:?}"
+                ),
+            }
+        }
+        drop((group, answers));
+        let stored: i64 = committer
+            .connection
+            .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(
+            stored, 200,
+            "the conflicting puts wrote nothing, the others all"
+        );
+    }
+
+    /// The database is this process's alone while it is open: another connection
+    /// (another process's) is refused with a reason, never let in to interleave.
+    #[test]
+    fn a_second_opener_is_refused_while_the_database_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.db");
+        let store = Store::shared(&path, false).unwrap();
+        let refused = open_connection(&path, false).unwrap_err();
+        assert!(
+            matches!(refused, StorageError::Unavailable(_))
+                && refused.to_string().contains("another process"),
+            "{refused}"
+        );
+        drop(store);
+        open_connection(&path, false).expect("free once the store is closed");
+    }
+}

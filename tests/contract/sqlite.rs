@@ -1,0 +1,183 @@
+//! `SqliteStorage` through the component: fencing, acks only after the commit,
+//! many tenants' writers at once, and the record as Python's `sqlite3` reads it. Power
+//! cuts are in `sqlite_power_cut.rs`.
+
+use std::sync::{Arc, Barrier};
+
+use pipeline_checkpoint_host::backends::Backend;
+use pipeline_checkpoint_host::backends::sqlite::{SqliteLocation, SqliteStorage};
+use pipeline_checkpoint_host::storage::Expected;
+use pipeline_checkpoint_host::{
+    AckResult, CheckpointError, Consumer, Error, Fault, Storage, StorageError,
+};
+
+use crate::support::{KEY, Recorder, ids, offset_in, python, runtime};
+
+fn storage(location: &SqliteLocation) -> Box<dyn Storage> {
+    location.open().expect("the database opens")
+}
+
+/// A manager whose record was taken over by a new manager is fenced: its write
+/// changes nothing and acks nothing.
+#[test]
+fn a_manager_is_fenced_once_a_new_manager_takes_over_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = SqliteLocation::new(dir.path().join("fence.db"));
+    let (old_acks, new_acks) = (Recorder::new(), Recorder::new());
+    let mut old = runtime()
+        .open(None, storage(&location), old_acks.clone())
+        .unwrap();
+    old.write_checkpoint(&ids(&["a"]), 10).unwrap();
+    let mut new = runtime()
+        .open(None, storage(&location), new_acks.clone())
+        .unwrap();
+    assert_eq!(new.get_checkpoint().unwrap(), 10);
+    new.write_checkpoint(&ids(&["b"]), 20).unwrap();
+    let stale = old.write_checkpoint(&ids(&["zombie"]), 30);
+    assert!(
+        matches!(stale, Err(Error::Checkpoint(CheckpointError::Fenced(_)))),
+        "{stale:?}"
+    );
+    assert_eq!(old_acks.acked(), ids(&["a"]));
+    assert_eq!(new_acks.acked(), ids(&["b"]));
+    let record = storage(&location).get(KEY).unwrap().map(|s| s.value);
+    assert_eq!(offset_in(record), 20);
+}
+
+/// A consumer that, at each ack, reads the record through another handle on the
+/// database and sends the acked ids with the offset it found.
+struct CheckingConsumer {
+    reader: Box<dyn Storage>,
+    acks: std::sync::mpsc::Sender<(Vec<String>, u64)>,
+}
+
+impl Consumer for CheckingConsumer {
+    fn ack(&mut self, ids: &[String]) -> AckResult {
+        let record = self.reader.get(KEY).unwrap().map(|s| s.value);
+        let _ = self.acks.send((ids.to_vec(), offset_in(record)));
+        Ok(())
+    }
+}
+
+/// When the component acks a batch, the database already holds its new offset.
+#[test]
+fn acks_happen_only_once_the_new_offset_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = SqliteLocation::new(dir.path().join("order.db"));
+    let (acks, acked) = std::sync::mpsc::channel();
+    let consumer = CheckingConsumer {
+        reader: storage(&location),
+        acks,
+    };
+    let mut manager = runtime().open(None, storage(&location), consumer).unwrap();
+    for batch in 1..=10u64 {
+        let names: Vec<String> = (0..3).map(|i| format!("m{batch}-{i}")).collect();
+        manager.write_checkpoint(&names, batch * 3).unwrap();
+        let (ids, offset_at_ack) = acked.try_recv().expect("the batch was acked");
+        assert_eq!(ids, names);
+        assert_eq!(
+            offset_at_ack,
+            batch * 3,
+            "batch {batch} acked before it was committed"
+        );
+    }
+}
+
+/// Many tenants' writers at once, each racing a rival on its own key with the same
+/// expected version, round after round: per key and round exactly one put wins, the
+/// other gets a conflict, and no tenant's outcome touches another's record.
+#[test]
+fn concurrent_writers_of_many_tenants_each_get_their_own_result() {
+    const TENANTS: usize = 32;
+    const ROUNDS: u64 = 20;
+    let dir = tempfile::tempdir().unwrap();
+    let location = SqliteLocation::new(dir.path().join("race.db"));
+    let tenants: Vec<_> = (0..TENANTS)
+        .map(|t| location.for_tenant(&format!("tenant-{t}")))
+        .collect();
+    for tenant in &tenants {
+        tenant
+            .open()
+            .unwrap()
+            .put(KEY, "0", Expected::Absent)
+            .unwrap();
+    }
+    for round in 1..=ROUNDS {
+        let barrier = Arc::new(Barrier::new(2 * TENANTS));
+        let outcomes: Vec<(usize, bool)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2 * TENANTS)
+                .map(|writer| {
+                    let (tenant, barrier) = (writer / 2, barrier.clone());
+                    let mut storage = tenants[tenant].open().unwrap();
+                    let before = storage.get(KEY).unwrap().unwrap();
+                    scope.spawn(move || {
+                        let value = format!("{round} by {writer}");
+                        barrier.wait();
+                        match storage.put(KEY, &value, Expected::Version(before.version)) {
+                            Ok(_) => (tenant, true),
+                            Err(Fault::Error(StorageError::Conflict(_))) => (tenant, false),
+                            Err(e) => panic!("round {round} writer {writer}: {e:?}"),
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (tenant, storage) in tenants.iter().enumerate() {
+            let won: Vec<_> = outcomes
+                .iter()
+                .filter(|(t, won)| *t == tenant && *won)
+                .collect();
+            assert_eq!(won.len(), 1, "round {round} tenant {tenant}: {outcomes:?}");
+            let stored = storage.open().unwrap().get(KEY).unwrap().unwrap().value;
+            assert!(stored.starts_with(&format!("{round} by ")), "{stored}");
+            let writer: usize = stored.rsplit(' ').next().unwrap().parse().unwrap();
+            assert_eq!(writer / 2, tenant, "tenant {tenant} holds another's write");
+        }
+    }
+}
+
+/// The record in the database is the seed's JSON, which Python's standard library
+/// reads once the process has closed the database; and one Python wrote is read back.
+#[test]
+fn records_in_sqlite_are_the_seeds_json_read_and_written_by_pythons_sqlite3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("py.db");
+    let location = SqliteLocation::new(&path).for_tenant("t1");
+    let mut manager = runtime()
+        .open(None, storage(&SqliteLocation::new(&path)), Recorder::new())
+        .unwrap();
+    manager.write_checkpoint(&ids(&["a"]), 41).unwrap();
+    drop(manager);
+    let script = r#"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.stdin.read())
+(value,) = db.execute("SELECT value FROM records WHERE key = 'pipeline/checkpoint.json'").fetchone()
+record = json.loads(value)
+assert isinstance(record["offset"], int) and isinstance(record["written_at"], float), record
+db.execute("INSERT INTO records (key, value, version) VALUES (?, ?, "
+           "(SELECT MAX(version) + 1 FROM records))",
+           ("t1/pipeline/checkpoint.json", json.dumps({"offset": 7, "written_at": 1.5, "host": "py"})))
+db.commit()
+print(record["offset"])
+"#;
+    assert_eq!(python(script, path.to_str().unwrap()).trim(), "41");
+    let mut manager = runtime()
+        .open(None, location.open().unwrap(), Recorder::new())
+        .unwrap();
+    assert_eq!(manager.get_checkpoint().unwrap(), 7);
+    manager.write_checkpoint(&ids(&["b"]), 8).unwrap();
+}
+
+/// A second database handle in the same process shares the first's committer; the
+/// store a put sees is the one every tenant sees.
+#[test]
+fn handles_on_one_path_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.db");
+    let mut one = SqliteStorage::open(&SqliteLocation::new(&path)).unwrap();
+    let mut two =
+        SqliteStorage::open(&SqliteLocation::new(dir.path().join("./shared.db"))).unwrap();
+    let version = one.put(KEY, "x", Expected::Absent).unwrap();
+    assert_eq!(two.get(KEY).unwrap().unwrap().version, version);
+}
