@@ -17,5 +17,6 @@ mod observer;
 mod power_cut;
 mod redis;
 mod s3;
+mod sqlite;
 
 use pipeline_checkpoint_test_support::{etcd as etcd_server, seeded};

@@ -169,7 +169,7 @@ impl Instance {
 /// One checkpoint key's manager: a component instance with its own storage and
 /// consumer.
 ///
-/// If a call traps (a fault in the component, or a host [`crate::StorageError::Abort`]),
+/// If a call traps (a fault in the component, or a host [`crate::Fault::Abort`]),
 /// the instance is discarded and the call returns [`Error::Trap`]; the next call runs
 /// on a fresh instance that starts again from what storage holds, as a restarted
 /// process would.

@@ -129,6 +129,7 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         lock_wait: state.lock_wait(),
         metrics,
         tenant: String::new(),
+        latencies: None,
     };
     if let Some(tenants) = args.tenants {
         return run_tenants::run(state, &config, tenants, args.threads, args.quiet);

@@ -10,7 +10,7 @@ use pipeline_checkpoint_host::{COMPONENT, Host, HostConfig, PoolConfig, Tenants}
 use super::StateArgs;
 use super::output::say;
 use super::run::Progress;
-use crate::pipeline::{Config, run_tenants};
+use crate::pipeline::{Config, Latencies, run_tenants};
 
 pub fn run(
     state: &StateArgs,
@@ -48,6 +48,11 @@ pub fn run(
     if let Some(records) = &state.storage {
         all = all.with_records(records.clone());
     }
+    let latencies = std::sync::Arc::new(Latencies::default());
+    let config = &Config {
+        latencies: Some(latencies.clone()),
+        ..config.clone()
+    };
     let runs = run_tenants(&all, config, tenants, threads, |checkpointed| {
         bar.count(checkpointed);
     });
@@ -90,6 +95,14 @@ pub fn run(
         elapsed.as_secs_f64(),
         checkpoints as f64 / elapsed.as_secs_f64().max(1e-9)
     )?;
+    if let (Some(p50), Some(p99)) = (latencies.quantile(0.5), latencies.quantile(0.99)) {
+        // From each batch's sink append to its ack: the three durable steps.
+        say!(
+            "checkpoint latency (sink, record, ack): p50 {:.2} ms, p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        )?;
+    }
     if failed > 0 {
         bail!("{failed} of {tenants} tenants failed (see their lines above)");
     }

@@ -30,6 +30,7 @@
 //! The source and the sink are read as streams, so memory does not grow with them.
 
 mod checkpointer;
+mod latency;
 mod ownership;
 mod resume;
 mod sink;
@@ -45,6 +46,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+pub use latency::Latencies;
 pub use ownership::{Holder, LOCK_FILE, Ownership, OwnershipError};
 pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
 pub use stream::{StreamConfig, run_stream};
@@ -87,6 +89,8 @@ pub struct Config {
     pub metrics: Option<Arc<Metrics>>,
     /// This pipeline's tenant, for the metrics' labels; empty for a lone pipeline.
     pub tenant: String,
+    /// Where to count each checkpoint's latency, from its sink append to its ack.
+    pub latencies: Option<Arc<Latencies>>,
 }
 
 /// Where a run is, for progress displays.
@@ -291,12 +295,16 @@ pub fn run(
         }
         // The batch's output is durable before its checkpoint: after a crash between
         // the two, the batch is processed again (a duplicate), never skipped.
+        let durable_from = Instant::now();
         sink.append(&lines).map_err(|e| state.state_error(e))?;
         let next = offset + ids.len() as u64;
         covering.store(next, Ordering::Release);
         checkpoint
             .write(next, || manager.write_checkpoint_batch(&mut ids, next))
             .map_err(|e| state.checkpoint_error(e))?;
+        if let Some(latencies) = &config.latencies {
+            latencies.record(durable_from.elapsed());
+        }
         offset = next;
         batches += 1;
         checkpoint.position(offset, total - offset);

@@ -2,8 +2,8 @@
 //! database, `sqlite://PATH`, whose concurrent writes share durable commits.
 //!
 //! A file per key costs each put its own syncs (the file, then its directory), so a
-//! host with many tenants is bound by the disk, not by its CPU. Here one committer
-//! thread owns the database ([`store`]) and runs every call that queued while the last
+//! host with many tenants is bound by its syncs, not by its work. Here one committer
+//! thread owns the database (`store.rs`) and runs every call that queued while the last
 //! commit was syncing as one transaction: one sync of the write-ahead log
 //! (`synchronous=FULL`) for the whole group. Each call still returns only once the
 //! commit carrying it is durable, and a conditional put still compares and writes in
@@ -144,7 +144,7 @@ impl super::Backend for SqliteLocation {
         }))
     }
 
-    /// The same store as [`Self::open`] (the process that looks before it writes
+    /// The same store as `open` (the process that looks before it writes
     /// shares it); a database that does not exist yet holds nothing, and is not
     /// created.
     fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {

@@ -1,9 +1,15 @@
 //! What a request asks of the database, and each one's statements, run by the
 //! committer inside its group's transaction.
 //!
-//! The tables: `records(key, value, version)`, one row per record; `logs(log, start,
-//! line, bytes)`, one row per append to a log, at byte `start` of the log with `line`
-//! lines before it, so that a log's length and line count come from its last row alone.
+//! The tables: `records(key, value, version)`, one row per record; `logs(id, log,
+//! start, len, lines, bytes)`, one row per append to a log, at byte `start` of the log,
+//! `len` bytes long, with `lines` lines through its end.
+//!
+//! Appends from many tenants interleave, so `logs` is stored in the order they
+//! arrive (by rowid: every insert lands on the table's last page) rather than by log,
+//! which would split a page in the middle of the tree on almost every insert; an index
+//! by log and position, which also holds each append's length and line count, finds a
+//! log's end without reading its bytes.
 
 use std::path::Path;
 
@@ -106,12 +112,14 @@ pub(crate) fn execute(
             if (end, lines) != (*start, *line) {
                 return Err(changed(path, log, *start, end));
             }
+            let through = *line + newlines(bytes) as u64;
             connection
                 .prepare_cached(
-                    "INSERT INTO logs (log, start, line, bytes) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO logs (log, start, len, lines, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .and_then(|mut statement| {
-                    statement.execute(params![log, *start as i64, *line as i64, bytes])
+                    let len = bytes.len() as i64;
+                    statement.execute(params![log, *start as i64, len, through as i64, bytes])
                 })
                 .map_err(failed)?;
             Ok(Answer::Done)
@@ -129,11 +137,24 @@ pub(crate) fn execute(
                         "DELETE FROM logs WHERE log = ?1 AND start >= ?2",
                         params![log, *len as i64],
                     )?;
-                    connection.execute(
-                        "UPDATE logs SET bytes = substr(bytes, 1, ?2 - start)
-                         WHERE log = ?1 AND start < ?2 AND start + length(bytes) > ?2",
-                        params![log, *len as i64],
-                    )?;
+                    // The append that spans the cut keeps its lines before it.
+                    if let Some((start, lines, bytes)) = last_row(connection, log)? {
+                        let keep = (*len - start) as usize;
+                        if keep < bytes.len() {
+                            let lines = lines - newlines(&bytes[keep..]) as u64;
+                            connection.execute(
+                                "UPDATE logs SET bytes = ?3, len = ?4, lines = ?5
+                                 WHERE log = ?1 AND start = ?2",
+                                params![
+                                    log,
+                                    start as i64,
+                                    &bytes[..keep],
+                                    keep as i64,
+                                    lines as i64
+                                ],
+                            )?;
+                        }
+                    }
                     connection.execute_batch("RELEASE cut")
                 })
                 .map_err(|e| {
@@ -149,7 +170,7 @@ pub(crate) fn execute(
             .map(Answer::Bytes)
             .map_err(failed),
         Op::LastLine { log } => {
-            let Some((start, line, bytes)) = last_row(connection, log).map_err(failed)? else {
+            let Some((start, lines, bytes)) = last_row(connection, log).map_err(failed)? else {
                 return Ok(Answer::Line(None));
             };
             let Some(body) = bytes.strip_suffix(b"\n") else {
@@ -159,7 +180,7 @@ pub(crate) fn execute(
                 ))));
             };
             let begin = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            let number = line as usize + newlines(&bytes);
+            let number = lines as usize;
             Ok(Answer::Line(Some((number, body[begin..].to_vec()))))
         }
     }
@@ -177,11 +198,11 @@ fn newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
 }
 
-/// The last append to `log`: its start, the lines before it, and its bytes.
+/// The last append to `log`: its start, the lines through its end, and its bytes.
 fn last_row(connection: &Connection, log: &str) -> rusqlite::Result<Option<(u64, u64, Vec<u8>)>> {
     connection
         .prepare_cached(
-            "SELECT start, line, bytes FROM logs WHERE log = ?1 ORDER BY start DESC LIMIT 1",
+            "SELECT start, lines, bytes FROM logs WHERE log = ?1 ORDER BY start DESC LIMIT 1",
         )?
         .query_row(params![log], |row| {
             Ok((
@@ -195,10 +216,15 @@ fn last_row(connection: &Connection, log: &str) -> rusqlite::Result<Option<(u64,
 
 /// The length of `log` in bytes and its number of lines.
 fn tail(connection: &Connection, log: &str) -> rusqlite::Result<(u64, u64)> {
-    Ok(match last_row(connection, log)? {
-        None => (0, 0),
-        Some((start, line, bytes)) => (start + bytes.len() as u64, line + newlines(&bytes) as u64),
-    })
+    connection
+        .prepare_cached(
+            "SELECT start + len, lines FROM logs WHERE log = ?1 ORDER BY start DESC LIMIT 1",
+        )?
+        .query_row(params![log], |row| {
+            Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+        })
+        .optional()
+        .map(Option::unwrap_or_default)
 }
 
 /// The bytes of `log` from `from`, whole appends up to about `max` bytes (at least one

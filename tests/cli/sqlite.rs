@@ -1,0 +1,120 @@
+//! `--storage sqlite://…` through the real binary: everything a run makes durable is
+//! in the database, runs resume from it, one tenant of a `run --tenants` is reached by
+//! its prefix, and a second process is refused while one holds the database. Crashes
+//! and power cuts are in `crash_loop.rs` and `power_cut.rs`.
+
+use crate::support::{host_example, stderr, stdout};
+
+/// A run keeps its record, sink and ack log in the database (the state directory
+/// holds only its lock), and the next run resumes from them.
+#[test]
+fn a_run_on_sqlite_keeps_everything_in_the_database_and_resumes_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, db) = (dir.path().join("state"), dir.path().join("records.db"));
+    let storage = format!("sqlite://{}", db.display());
+    for (messages, resumed) in [("250", "0"), ("400", "250")] {
+        let out = host_example(
+            &state,
+            &[
+                "--storage",
+                &storage,
+                "run",
+                "--messages",
+                messages,
+                "--batch-size",
+                "50",
+                "--quiet",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("resumed from offset {resumed} of {messages}")),
+            "{}",
+            stdout(&out)
+        );
+    }
+    let names: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, [".lock"], "the state directory holds only its lock");
+    let out = host_example(&state, &["--storage", &storage, "inspect"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("offset:   400"), "{text}");
+    assert!(text.contains("sink.jsonl (400 messages)"), "{text}");
+    assert!(text.contains("acks.log (8 acks)"), "{text}");
+}
+
+/// `run --tenants` puts every tenant in one database; `#ID` names one of them.
+#[test]
+fn tenants_share_one_database_and_each_is_reached_by_its_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, db) = (dir.path().join("tenants"), dir.path().join("t.db"));
+    let storage = format!("sqlite://{}", db.display());
+    let out = host_example(
+        &state,
+        &[
+            "--storage",
+            &storage,
+            "run",
+            "--tenants",
+            "3",
+            "--threads",
+            "3",
+            "--messages",
+            "30",
+            "--batch-size",
+            "7",
+            "--quiet",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("3 complete, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
+    let tenant = format!("{storage}#tenant-0001");
+    let out = host_example(&state.join("tenant-0001"), &["--storage", &tenant, "get"]);
+    assert_eq!(stdout(&out).trim(), "30", "{}", stderr(&out));
+    let out = host_example(&state.join("tenant-0001"), &["--storage", &storage, "get"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "0",
+        "without the prefix, no tenant's record"
+    );
+}
+
+/// While another process has the database open, a run is refused at once as
+/// unavailable (exit status 5), naming the reason, and writes nothing.
+#[test]
+fn a_second_process_on_the_database_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (state, db) = (dir.path().join("state"), dir.path().join("held.db"));
+    let storage = format!("sqlite://{}", db.display());
+    let out = host_example(
+        &state,
+        &["--storage", &storage, "run", "--messages", "20", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Another process's hold on the database, as a running host-example has it.
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder
+        .pragma_update(None, "locking_mode", "EXCLUSIVE")
+        .unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE; COMMIT;").unwrap();
+    let out = host_example(
+        &state,
+        &["--storage", &storage, "run", "--messages", "40", "--quiet"],
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("another process has the database open"),
+        "{}",
+        stderr(&out)
+    );
+    drop(holder);
+    let out = host_example(&state, &["--storage", &storage, "get"]);
+    assert_eq!(stdout(&out).trim(), "20", "{}", stderr(&out));
+}
