@@ -11,6 +11,7 @@
 //! by log and position, which also holds each append's length and line count, finds a
 //! log's end without reading its bytes.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -60,12 +61,47 @@ pub(crate) enum Answer {
     Line(Option<(usize, Vec<u8>)>),
 }
 
-/// Runs `op` in the open transaction; `next_version` is the store's version counter.
+/// What the committer knows beside the database: it is the database's only writer, so
+/// what it wrote last is what is there.
+#[derive(Debug, Default)]
+pub(crate) struct Known {
+    /// The next version a put hands out: versions count puts across the store.
+    pub(crate) next_version: u64,
+    /// Each log's length and lines, for the logs written or read since the last
+    /// failed transaction: an append then checks its position without a query.
+    tails: HashMap<String, (u64, u64)>,
+}
+
+impl Known {
+    /// What a store whose next version is `next_version` knows on opening.
+    pub(crate) fn new(next_version: u64) -> Self {
+        Self {
+            next_version,
+            tails: HashMap::new(),
+        }
+    }
+
+    /// Forgets the logs' ends: a transaction rolled back took its appends with it.
+    pub(crate) fn forget_logs(&mut self) {
+        self.tails.clear();
+    }
+
+    fn tail(&mut self, connection: &Connection, log: &str) -> rusqlite::Result<(u64, u64)> {
+        if let Some(&tail) = self.tails.get(log) {
+            return Ok(tail);
+        }
+        let tail = tail(connection, log)?;
+        self.tails.insert(log.to_owned(), tail);
+        Ok(tail)
+    }
+}
+
+/// Runs `op` in the open transaction.
 pub(crate) fn execute(
     connection: &Connection,
     path: &Path,
     op: &Op,
-    next_version: &mut u64,
+    known: &mut Known,
 ) -> Result<Answer, StorageError> {
     let failed = |e| sql_error(path, "using", e);
     match op {
@@ -88,18 +124,38 @@ pub(crate) fn execute(
             value,
             expected,
         } => {
-            let current = version_of(connection, key).map_err(failed)?;
-            check_expected(key, current, *expected)?;
-            let version = *next_version;
-            connection
-                .prepare_cached(
-                    "INSERT INTO records (key, value, version) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value,
-                     version = excluded.version",
-                )
-                .and_then(|mut statement| statement.execute(params![key, value, version as i64]))
-                .map_err(failed)?;
-            *next_version += 1;
+            // One statement that compares and writes; only a put that wrote nothing
+            // reads the version, to say what is stored instead.
+            let version = known.next_version;
+            let written = match expected {
+                Expected::Version(want) => connection
+                    .prepare_cached(
+                        "UPDATE records SET value = ?2, version = ?3
+                         WHERE key = ?1 AND version = ?4",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![key, value, version as i64, *want as i64])
+                    }),
+                Expected::Absent => connection
+                    .prepare_cached(
+                        "INSERT INTO records (key, value, version) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO NOTHING",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![key, value, version as i64])
+                    }),
+            }
+            .map_err(failed)?;
+            if written == 0 {
+                let current = version_of(connection, key).map_err(failed)?;
+                check_expected(key, current, *expected)?;
+                return Err(StorageError::Io(Cause::new(format!(
+                    "{}: {key}: the conditional write matched no row, yet the stored \
+                     version {current:?} matches",
+                    path.display()
+                ))));
+            }
+            known.next_version += 1;
             Ok(Answer::Version(version))
         }
         Op::Append {
@@ -108,7 +164,7 @@ pub(crate) fn execute(
             line,
             bytes,
         } => {
-            let (end, lines) = tail(connection, log).map_err(failed)?;
+            let (end, lines) = known.tail(connection, log).map_err(failed)?;
             if (end, lines) != (*start, *line) {
                 return Err(changed(path, log, *start, end));
             }
@@ -122,9 +178,14 @@ pub(crate) fn execute(
                     statement.execute(params![log, *start as i64, len, through as i64, bytes])
                 })
                 .map_err(failed)?;
+            known
+                .tails
+                .insert(log.clone(), (*start + bytes.len() as u64, through));
             Ok(Answer::Done)
         }
         Op::Cut { log, len } => {
+            // Whatever happens next, the cut log's end is read again.
+            known.tails.remove(log);
             let (end, _) = tail(connection, log).map_err(failed)?;
             if *len > end {
                 return Err(changed(path, log, *len, end));
@@ -163,7 +224,8 @@ pub(crate) fn execute(
                 })?;
             Ok(Answer::Done)
         }
-        Op::Tail { log } => tail(connection, log)
+        Op::Tail { log } => known
+            .tail(connection, log)
             .map(|(len, lines)| Answer::Tail { len, lines })
             .map_err(failed),
         Op::Read { log, from, max } => read(connection, log, *from, *max)

@@ -15,7 +15,7 @@ use std::thread;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::ops::{Answer, Op, execute};
+use super::ops::{Answer, Known, Op, execute};
 use crate::backends::files::{create_dirs_durably, sync_dir};
 use crate::{Cause, StorageError};
 
@@ -125,7 +125,7 @@ impl Store {
                 Committer {
                     connection,
                     path: committer_path,
-                    next_version: next_version as u64,
+                    known: Known::new(next_version as u64),
                 }
                 .run(queue)
             })
@@ -229,7 +229,7 @@ pub(super) fn open_connection(path: &Path, skip_sync: bool) -> Result<Connection
 struct Committer {
     connection: Connection,
     path: PathBuf,
-    next_version: u64,
+    known: Known,
 }
 
 impl Committer {
@@ -269,7 +269,7 @@ impl Committer {
         }
         let mut answers: Vec<_> = group
             .iter()
-            .map(|request| execute(&self.connection, path, &request.op, &mut self.next_version))
+            .map(|request| execute(&self.connection, path, &request.op, &mut self.known))
             .collect();
         // Some failures (a full disk, an I/O error) make SQLite roll the whole
         // transaction back; the answers that looked fine were then never written.
@@ -284,6 +284,7 @@ impl Committer {
                 .map(|e| sql_error(path, "committing to", e))
         };
         if let Some(error) = failure {
+            self.known.forget_logs();
             if !self.connection.is_autocommit() {
                 let _ = run("ROLLBACK");
             }

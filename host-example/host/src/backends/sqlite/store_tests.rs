@@ -12,7 +12,7 @@ fn each_put_in_one_group_gets_its_own_result() {
     let mut committer = Committer {
         connection: open_connection(&path, false).unwrap(),
         path: path.clone(),
-        next_version: 1,
+        known: super::super::ops::Known::new(1),
     };
     let put = |tenant: usize, expected| {
         let (reply, answer) = mpsc::sync_channel(1);
