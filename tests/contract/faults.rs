@@ -5,7 +5,7 @@
 //! what the caller must be told. `enospc` does the same with a real full file system.
 
 #[cfg(target_os = "linux")]
-mod enospc;
+pub(crate) mod enospc;
 mod world;
 
 use std::collections::BTreeMap;

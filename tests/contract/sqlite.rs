@@ -181,3 +181,75 @@ fn handles_on_one_path_share_one_store() {
     let version = one.put(KEY, "x", Expected::Absent).unwrap();
     assert_eq!(two.get(KEY).unwrap().unwrap().version, version);
 }
+
+/// On a full disk a put fails as `no-space`, the record keeps its previous value, and
+/// once there is room again the next put lands.
+#[test]
+fn a_full_disk_fails_the_put_as_no_space_and_keeps_the_previous_record() {
+    let fs = match crate::faults::enospc::Tmpfs::mount("256k") {
+        Ok(fs) => fs,
+        Err(reason) => {
+            assert!(
+                !pipeline_checkpoint_test_support::required("tmpfs"),
+                "cannot mount tmpfs: {reason}"
+            );
+            println!("SKIPPED: cannot mount tmpfs: {reason}");
+            return;
+        }
+    };
+    let location = SqliteLocation::new(fs.path().join("full.db"));
+    let mut storage = SqliteStorage::open(&location).unwrap();
+    let first = storage.put(KEY, "before", Expected::Absent).unwrap();
+    let filler = fs.path().join("filler");
+    fill(&filler);
+    let big = "x".repeat(64 << 10);
+    let full = storage.put(KEY, &big, Expected::Version(first));
+    assert!(
+        matches!(full, Err(Fault::Error(StorageError::NoSpace(_)))),
+        "{full:?}"
+    );
+    let stored = storage.get(KEY).unwrap().unwrap();
+    assert_eq!((stored.value.as_str(), stored.version), ("before", first));
+    std::fs::remove_file(&filler).unwrap();
+    storage.put(KEY, "after", Expected::Version(first)).unwrap();
+    drop(storage);
+    let reopened = SqliteStorage::open(&location).unwrap().get(KEY).unwrap();
+    assert_eq!(reopened.unwrap().value, "after");
+}
+
+/// A symbolic link in the database's place is refused, not written through.
+#[test]
+fn a_symlink_in_the_databases_place_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("elsewhere.db");
+    std::fs::write(&target, b"").unwrap();
+    let link = dir.path().join("records.db");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let refused = SqliteStorage::open(&SqliteLocation::new(&link)).unwrap_err();
+    assert!(
+        matches!(refused, StorageError::InvalidData(_))
+            && refused
+                .to_string()
+                .contains("records.db is a symbolic link"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"",
+        "nothing written through the link"
+    );
+}
+
+/// Writes to `path` until the file system is full.
+fn fill(path: &std::path::Path) {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 4096];
+    loop {
+        match file.write_all(&block).and_then(|()| file.sync_all()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::StorageFull => return,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+}

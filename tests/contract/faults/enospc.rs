@@ -22,12 +22,12 @@ use crate::support::{fixed_clock, ids, names_in, runtime};
 
 /// A tmpfs of `size` mounted on a fresh temporary directory, unmounted when dropped
 /// (also when the test panics), before the directory itself is removed.
-struct Tmpfs {
+pub(crate) struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
 impl Tmpfs {
-    fn mount(size: &str) -> Result<Self, String> {
+    pub(crate) fn mount(size: &str) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("creating a mount point: {e}"))?;
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -40,7 +40,7 @@ impl Tmpfs {
         Ok(Self { dir })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 }

@@ -101,9 +101,17 @@ impl Store {
     }
 
     fn open(path: PathBuf, skip_sync: bool) -> Result<Store, StorageError> {
-        let existed = path
-            .try_exists()
-            .map_err(|e| StorageError::io("checking", &path, e))?;
+        let existed = match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(StorageError::InvalidData(Cause::new(format!(
+                    "{} is a symbolic link; a database is never opened through one",
+                    path.display()
+                ))));
+            }
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => return Err(StorageError::io("checking", &path, e)),
+        };
         let connection = open_connection(&path, skip_sync)?;
         if !existed {
             // SQLite syncs the directory for its write-ahead log, not for the database
@@ -164,9 +172,12 @@ pub(super) fn open_connection(path: &Path, skip_sync: bool) -> Result<Connection
     let failed = |e| sql_error(path, "opening", e);
     let connection = Connection::open_with_flags(
         path,
+        // Never through a symbolic link put in the database's place, as the files
+        // backend never writes through one.
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )
     .map_err(failed)?;
     // Refused at once, not after rusqlite's default five seconds of retrying: the
