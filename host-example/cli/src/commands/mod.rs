@@ -213,17 +213,13 @@ impl StateArgs {
         Ok(())
     }
 
-    /// The storage (read-only: creating nothing, or for writing), and where the record
-    /// is in it, for messages.
     /// Where the sink and the ack log are: beside the record, or in the state directory.
     fn logs(&self) -> std::sync::Arc<dyn pipeline_checkpoint_host::backends::logs::Logs> {
-        self.location().logs().unwrap_or_else(|| {
-            std::sync::Arc::new(pipeline_checkpoint_host::backends::logs::FileLogs(
-                self.state_dir.clone(),
-            ))
-        })
+        crate::pipeline::logs_of(&self.location(), &self.state_dir)
     }
 
+    /// The storage (read-only: creating nothing, or for writing), and where the record
+    /// is in it, for messages.
     fn open_storage(&self, read_only: bool) -> Result<(Box<dyn Storage>, String)> {
         let location = self.location();
         let storage = if read_only {

@@ -52,7 +52,7 @@ pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
 pub use stream::{StreamConfig, run_stream};
 pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
 
-use pipeline_checkpoint_host::backends::logs::Logs;
+use pipeline_checkpoint_host::backends::logs::{FileLogs, Logs};
 use pipeline_checkpoint_host::backends::redis::RedisCallError;
 use pipeline_checkpoint_host::{
     ACK_LOG_FILE, Cause, CheckpointError, Error, FileConsumer, Runtime, StorageError,
@@ -333,6 +333,14 @@ fn next_message(
             "the source {source:?} ended early: it changed while the pipeline ran"
         )))
     })
+}
+
+/// Where a pipeline whose records are at `location` keeps its sink and ack log: beside
+/// the records if the storage keeps logs (SQLite), else as files in `state_dir`.
+pub fn logs_of(location: &StorageLocation, state_dir: &std::path::Path) -> Arc<dyn Logs> {
+    location
+        .logs()
+        .unwrap_or_else(|| Arc::new(FileLogs(state_dir.to_owned())))
 }
 
 /// The number of complete lines of log `name` (0 if it does not exist), read as a

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pipeline_checkpoint_host::backends::files::AckEntry;
-use pipeline_checkpoint_host::backends::logs::{FileLogs, Logs};
+use pipeline_checkpoint_host::backends::logs::Logs;
 use pipeline_checkpoint_host::{
     ACK_LOG_FILE, Error, MemoryConsumer, Runtime, StorageError, StorageLocation,
 };
@@ -44,9 +44,7 @@ impl<'a> State<'a> {
             .as_deref()
             .unwrap_or(pipeline_checkpoint_host::DEFAULT_KEY);
         let record = location.describe(key);
-        let logs = location
-            .logs()
-            .unwrap_or_else(|| Arc::new(FileLogs(dir.clone())));
+        let logs = super::logs_of(&location, &dir);
         Self {
             dir,
             location,

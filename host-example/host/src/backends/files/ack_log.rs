@@ -109,8 +109,14 @@ impl FileConsumer {
     /// Reads every line of the log at `path`, with its version and offset.
     pub fn read_entries(path: &Path) -> Result<Vec<AckEntry>, StorageError> {
         let bytes = fs::read(path).map_err(|e| io_error("reading", path, e))?;
-        complete_lines(&bytes)
-            .map(|(number, line)| AckEntry::parse(&path.display().to_string(), number, line))
+        Self::parse_entries(&path.display().to_string(), &bytes)
+    }
+
+    /// Every complete line of an ack log's contents `bytes`, wherever it was read from
+    /// (`name` says where, for messages); a partial last line is ignored.
+    pub fn parse_entries(name: &str, bytes: &[u8]) -> Result<Vec<AckEntry>, StorageError> {
+        complete_lines(bytes)
+            .map(|(number, line)| AckEntry::parse(name, number, line))
             .collect()
     }
 

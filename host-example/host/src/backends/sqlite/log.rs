@@ -8,6 +8,7 @@ use super::ops::{Answer, Op};
 use super::store::Store;
 use super::{SqliteLocation, unexpected};
 use crate::StorageError;
+use crate::backends::Backend;
 use crate::backends::logs::{Log, Logs};
 
 /// The logs under a [`SqliteLocation`]'s prefix: log `NAME` is `PREFIXNAME`.
@@ -36,7 +37,7 @@ impl Logs for SqliteLogs {
     }
 
     fn reader(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, StorageError> {
-        if !self.location.path.exists() && !Store::is_open(&self.location.path) {
+        if !self.location.database_exists()? {
             return Ok(None);
         }
         let store = self.location.store()?;
@@ -55,7 +56,7 @@ impl Logs for SqliteLogs {
     }
 
     fn last_line(&self, name: &str) -> Result<Option<(usize, Vec<u8>)>, StorageError> {
-        if !self.location.path.exists() && !Store::is_open(&self.location.path) {
+        if !self.location.database_exists()? {
             return Ok(None);
         }
         let log = self.name(name);
@@ -66,11 +67,8 @@ impl Logs for SqliteLogs {
     }
 
     fn describe(&self, name: &str) -> String {
-        format!(
-            "sqlite://{}#{}",
-            self.location.path.display(),
-            self.name(name)
-        )
+        // A log is named like a record: `sqlite://PATH#PREFIXNAME`.
+        Backend::describe(&self.location, name)
     }
 }
 
@@ -136,15 +134,17 @@ impl Log for SqliteLog {
             ))));
         }
         self.settle()?;
-        let added = lines.iter().filter(|&&b| b == b'\n').count() as u64;
+        // Counted here, not by the committer, which every tenant's writes go through.
+        let through = self.lines + lines.iter().filter(|&&b| b == b'\n').count() as u64;
         self.call(Op::Append {
             log: self.log.clone(),
             start: self.len,
             line: self.lines,
+            through,
             bytes: lines.to_vec(),
         })?;
         self.len += lines.len() as u64;
-        self.lines += added;
+        self.lines = through;
         Ok(())
     }
 

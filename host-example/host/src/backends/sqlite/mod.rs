@@ -134,25 +134,28 @@ impl SqliteLocation {
     fn store(&self) -> Result<Arc<Store>, StorageError> {
         Store::shared(&self.path, self.skip_sync)
     }
+
+    /// Whether there is a database to read: its file exists, or this process has it
+    /// open. Readers of a database that does not exist find nothing and create nothing.
+    fn database_exists(&self) -> Result<bool, StorageError> {
+        let exists = self
+            .path
+            .try_exists()
+            .map_err(|e| StorageError::io("checking", &self.path, e))?;
+        Ok(exists || Store::is_open(&self.path))
+    }
 }
 
 impl super::Backend for SqliteLocation {
     fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(SqliteStorage {
-            store: self.store()?,
-            prefix: self.prefix.clone(),
-        }))
+        Ok(Box::new(SqliteStorage::open(self)?))
     }
 
     /// The same store as `open` (the process that looks before it writes
     /// shares it); a database that does not exist yet holds nothing, and is not
     /// created.
     fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
-        let exists = self
-            .path
-            .try_exists()
-            .map_err(|e| StorageError::io("checking", &self.path, e))?;
-        if exists || Store::is_open(&self.path) {
+        if self.database_exists()? {
             self.open()
         } else {
             Ok(Box::new(MissingDatabase(self.path.clone())))

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::store::{sql_error, version_of};
+use super::store::sql_error;
 use crate::storage::check_expected;
 use crate::storage::{Expected, Stored};
 use crate::{Cause, StorageError};
@@ -33,11 +33,12 @@ pub(crate) enum Op {
         expected: Expected,
     },
     /// Whole lines appended to `log`, whose writer believes it ends at `start` after
-    /// `line` lines.
+    /// `line` lines, and `through` lines with them.
     Append {
         log: String,
         start: u64,
         line: u64,
+        through: u64,
         bytes: Vec<u8>,
     },
     /// `log` cut back to its first `len` bytes, which end a line.
@@ -162,13 +163,14 @@ pub(crate) fn execute(
             log,
             start,
             line,
+            through,
             bytes,
         } => {
             let (end, lines) = known.tail(connection, log).map_err(failed)?;
             if (end, lines) != (*start, *line) {
                 return Err(changed(path, log, *start, end));
             }
-            let through = *line + newlines(bytes) as u64;
+            let through = *through;
             connection
                 .prepare_cached(
                     "INSERT INTO logs (log, start, len, lines, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -310,4 +312,13 @@ fn read(connection: &Connection, log: &str, from: u64, max: usize) -> rusqlite::
         }
     }
     Ok(out)
+}
+
+/// The current version of `key`, for conditional puts.
+fn version_of(connection: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {
+    connection
+        .prepare_cached("SELECT version FROM records WHERE key = ?1")?
+        .query_row(params![key], |row| row.get::<_, i64>(0))
+        .optional()
+        .map(|version| version.map(|v| v as u64))
 }

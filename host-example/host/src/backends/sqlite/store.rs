@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
 
 use super::ops::{Answer, Known, Op, execute};
 use crate::backends::files::{create_dirs_durably, sync_dir};
@@ -63,6 +63,13 @@ impl Drop for Store {
     }
 }
 
+/// The name the process's databases go by: `path` with its directory resolved (the
+/// file itself may not exist yet, and is never resolved through a link).
+fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    let dir = crate::backends::files::parent_dir(path).canonicalize()?;
+    Ok(dir.join(path.file_name().unwrap_or_default()))
+}
+
 /// The databases open in this process, by canonical path.
 fn open_stores() -> &'static Mutex<HashMap<PathBuf, Weak<Store>>> {
     static STORES: OnceLock<Mutex<HashMap<PathBuf, Weak<Store>>>> = OnceLock::new();
@@ -77,10 +84,7 @@ impl Store {
     pub(crate) fn shared(path: &Path, skip_sync: bool) -> Result<Arc<Store>, StorageError> {
         let dir = crate::backends::files::parent_dir(path);
         create_dirs_durably(dir)?;
-        let canonical = dir
-            .canonicalize()
-            .map_err(|e| StorageError::io("resolving", dir, e))?
-            .join(path.file_name().unwrap_or_default());
+        let canonical = canonical(path).map_err(|e| StorageError::io("resolving", dir, e))?;
         let mut stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
         if let Some(store) = stores.get(&canonical).and_then(Weak::upgrade) {
             return Ok(store);
@@ -93,11 +97,8 @@ impl Store {
 
     /// Whether a handle in this process has the database at `path` open.
     pub(crate) fn is_open(path: &Path) -> bool {
-        let canonical = crate::backends::files::parent_dir(path)
-            .canonicalize()
-            .map(|dir| dir.join(path.file_name().unwrap_or_default()));
         let stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
-        canonical.is_ok_and(|path| stores.get(&path).is_some_and(|s| s.strong_count() > 0))
+        canonical(path).is_ok_and(|path| stores.get(&path).is_some_and(|s| s.strong_count() > 0))
     }
 
     fn open(path: PathBuf, skip_sync: bool) -> Result<Store, StorageError> {
@@ -313,33 +314,33 @@ impl Committer {
 pub(crate) fn sql_error(path: &Path, op: &str, error: rusqlite::Error) -> StorageError {
     use rusqlite::ErrorCode;
     let code = error.sqlite_error_code();
-    let cause = Cause::with_source(format!("{op} {}", path.display()), error);
+    let busy = matches!(
+        code,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    );
+    let message = if busy {
+        format!(
+            "{op} {}: another process has the database open (it is this process's alone \
+             while it runs)",
+            path.display()
+        )
+    } else {
+        format!("{op} {}", path.display())
+    };
+    let cause = Cause::with_source(message, error);
     match code {
         Some(ErrorCode::DiskFull) => StorageError::NoSpace(cause),
         Some(ErrorCode::PermissionDenied | ErrorCode::ReadOnly | ErrorCode::CannotOpen) => {
             StorageError::AccessDenied(cause)
         }
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
-            StorageError::Unavailable(Cause::new(format!(
-                "{}: another process has the database open (it is this process's alone \
-                 while it runs): {cause}",
-                path.display()
-            )))
+            StorageError::Unavailable(cause)
         }
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
             StorageError::InvalidData(cause)
         }
         _ => StorageError::Io(cause),
     }
-}
-
-/// The current version of `key`, for conditional puts.
-pub(crate) fn version_of(connection: &Connection, key: &str) -> rusqlite::Result<Option<u64>> {
-    connection
-        .prepare_cached("SELECT version FROM records WHERE key = ?1")?
-        .query_row(params![key], |row| row.get::<_, i64>(0))
-        .optional()
-        .map(|version| version.map(|v| v as u64))
 }
 
 #[cfg(test)]
