@@ -120,15 +120,17 @@ pub(crate) fn sqlite_database(state: &Path) -> std::path::PathBuf {
     state.with_extension("db")
 }
 
+/// The `--storage` URL of [`sqlite_database`].
+pub(crate) fn sqlite_storage(state: &Path) -> String {
+    format!("sqlite://{}", sqlite_database(state).display())
+}
+
 impl Records<'_> {
     /// The arguments that select this storage.
     fn args(self, state: &Path) -> Vec<String> {
         match self {
             Records::Files => Vec::new(),
-            Records::Sqlite => vec![
-                "--storage".into(),
-                format!("sqlite://{}", sqlite_database(state).display()),
-            ],
+            Records::Sqlite => vec!["--storage".into(), sqlite_storage(state)],
             Records::Etcd(etcd) => vec!["--storage".into(), etcd.url("crash-loop")],
             Records::S3(s3) => vec![
                 "--storage".into(),

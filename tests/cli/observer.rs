@@ -6,7 +6,9 @@ use std::ops::Range;
 use std::path::Path;
 
 use host_example::pipeline::generated;
-use pipeline_checkpoint_host::backends::files::{AckEntry, complete_lines};
+use pipeline_checkpoint_host::FileConsumer;
+use pipeline_checkpoint_host::backends::files::complete_lines;
+use rusqlite::OptionalExtension;
 
 /// What the files showed after a crash.
 #[derive(Debug, Default, Clone, Copy)]
@@ -158,7 +160,6 @@ impl Observer {
                 log("sink.jsonl")?,
             ))
         };
-        use rusqlite::OptionalExtension;
         let (record, acks, sink) = read().map_err(|e| format!("reading {}: {e}", db.display()))?;
         self.observe_parts(record, acks, sink)
     }
@@ -203,10 +204,11 @@ impl Observer {
         if !bytes.starts_with(&self.acks_checked) {
             return Err("the ack log no longer starts with the acks checked before".into());
         }
-        let log = complete_lines(&bytes)
-            .map(|(number, line)| AckEntry::parse("the ack log", number, line).map(|e| e.ids))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+        let log: Vec<_> = FileConsumer::parse_entries("the ack log", &bytes)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|entry| entry.ids)
+            .collect();
         for id in log[self.ack_batches_checked..].iter().flatten() {
             let index = *self
                 .index_of

@@ -3,15 +3,25 @@
 //! its prefix, and a second process is refused while one holds the database. Crashes
 //! and power cuts are in `crash_loop.rs` and `power_cut.rs`.
 
+use std::path::PathBuf;
+
+use crate::crash_loop::{sqlite_database, sqlite_storage};
 use crate::support::{host_example, stderr, stdout};
+
+/// A scratch directory holding a state directory, and the `sqlite://` URL of the
+/// database beside it, where the crash loops keep theirs too.
+fn scratch() -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let storage = sqlite_storage(&state);
+    (dir, state, storage)
+}
 
 /// A run keeps its record, sink and ack log in the database (the state directory
 /// holds only its lock), and the next run resumes from them.
 #[test]
 fn a_run_on_sqlite_keeps_everything_in_the_database_and_resumes_from_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (state, db) = (dir.path().join("state"), dir.path().join("records.db"));
-    let storage = format!("sqlite://{}", db.display());
+    let (_dir, state, storage) = scratch();
     for (messages, resumed) in [("250", "0"), ("400", "250")] {
         let out = host_example(
             &state,
@@ -49,9 +59,7 @@ fn a_run_on_sqlite_keeps_everything_in_the_database_and_resumes_from_it() {
 /// `run --tenants` puts every tenant in one database; `#ID` names one of them.
 #[test]
 fn tenants_share_one_database_and_each_is_reached_by_its_prefix() {
-    let dir = tempfile::tempdir().unwrap();
-    let (state, db) = (dir.path().join("tenants"), dir.path().join("t.db"));
-    let storage = format!("sqlite://{}", db.display());
+    let (_dir, state, storage) = scratch();
     let out = host_example(
         &state,
         &[
@@ -90,9 +98,8 @@ fn tenants_share_one_database_and_each_is_reached_by_its_prefix() {
 /// unavailable (exit status 5), naming the reason, and writes nothing.
 #[test]
 fn a_second_process_on_the_database_is_refused_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (state, db) = (dir.path().join("state"), dir.path().join("held.db"));
-    let storage = format!("sqlite://{}", db.display());
+    let (_dir, state, storage) = scratch();
+    let db = sqlite_database(&state);
     let out = host_example(
         &state,
         &["--storage", &storage, "run", "--messages", "20", "--quiet"],

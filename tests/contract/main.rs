@@ -19,6 +19,7 @@ mod regression;
 mod s3;
 mod sqlite;
 mod sqlite_power_cut;
+mod store_properties;
 mod tenants;
 mod traps;
 mod unversioned;

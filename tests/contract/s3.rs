@@ -7,11 +7,12 @@ use std::sync::{Arc, Barrier};
 
 use pipeline_checkpoint_host::backends::s3::{Probe, S3Url};
 use pipeline_checkpoint_host::storage::Expected;
-use pipeline_checkpoint_host::{
-    AckResult, CheckpointError, Consumer, Error, Fault, S3Storage, Storage, StorageError,
-    StorageExt,
-};
+use pipeline_checkpoint_host::{Fault, S3Storage, Storage, StorageError, StorageExt};
 
+use crate::store_properties::{
+    assert_a_manager_is_fenced_once_a_new_manager_takes_over,
+    assert_acks_happen_only_once_the_new_offset_is_stored,
+};
 use crate::support::{
     KEY, Recorder, assert_a_write_over_it_is_corrupt_record, ids, offset_in, python, runtime,
 };
@@ -143,48 +144,20 @@ fn racing_writers_with_one_expected_version_have_at_most_one_winner_per_round() 
     assert!(rounds_won > 0, "no round had a winner");
 }
 
-/// A consumer that, at each ack, reads the record straight from the bucket and
-/// sends the acked ids with the offset it found.
-struct CheckingConsumer {
-    bucket_offset: Box<dyn Fn() -> u64 + Send>,
-    acks: std::sync::mpsc::Sender<(Vec<String>, u64)>,
-}
-
-impl Consumer for CheckingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
-        let _ = self.acks.send((ids.to_vec(), (self.bucket_offset)()));
-        Ok(())
-    }
-}
-
 /// When the component acks a batch, the bucket already holds its new offset.
 #[test]
 fn acks_happen_only_once_the_new_offset_is_in_the_bucket() {
     let s3 = Arc::new(s3_or_skip!(
         "acks_happen_only_once_the_new_offset_is_in_the_bucket"
     ));
-    let storage = s3.storage("order-bucket", "order");
     let reader = s3.clone();
-    let (acks, acked) = std::sync::mpsc::channel();
-    let consumer = CheckingConsumer {
-        bucket_offset: Box::new(move || {
+    assert_acks_happen_only_once_the_new_offset_is_stored(
+        Box::new(s3.storage("order-bucket", "order")),
+        move || {
             let bytes = reader.object("order-bucket", "order/pipeline/checkpoint.json");
             offset_in(bytes.map(|b| String::from_utf8(b).unwrap()))
-        }),
-        acks,
-    };
-    let mut manager = runtime().open(None, storage, consumer).unwrap();
-    for batch in 1..=10u64 {
-        let names: Vec<String> = (0..3).map(|i| format!("m{batch}-{i}")).collect();
-        manager.write_checkpoint(&names, batch * 3).unwrap();
-        let (ids, offset_at_ack) = acked.try_recv().expect("the batch was acked");
-        assert_eq!(ids, names);
-        assert_eq!(
-            offset_at_ack,
-            batch * 3,
-            "batch {batch} acked before it was durable"
-        );
-    }
+        },
+    );
 }
 
 /// A manager whose record was taken over by a new manager is fenced: its write
@@ -192,27 +165,13 @@ fn acks_happen_only_once_the_new_offset_is_in_the_bucket() {
 #[test]
 fn a_manager_is_fenced_once_a_new_manager_takes_over_its_record() {
     let s3 = s3_or_skip!("a_manager_is_fenced_once_a_new_manager_takes_over_its_record");
-    let (old_acks, new_acks) = (Recorder::new(), Recorder::new());
-    let mut old = runtime()
-        .open(None, s3.storage("fence-bucket", "f"), old_acks.clone())
-        .unwrap();
-    old.write_checkpoint(&ids(&["a"]), 10).unwrap();
-    let mut new = runtime()
-        .open(None, s3.storage("fence-bucket", "f"), new_acks.clone())
-        .unwrap();
-    assert_eq!(new.get_checkpoint().unwrap(), 10);
-    new.write_checkpoint(&ids(&["b"]), 20).unwrap();
-    let stale = old.write_checkpoint(&ids(&["zombie"]), 30);
-    assert!(
-        matches!(stale, Err(Error::Checkpoint(CheckpointError::Fenced(_)))),
-        "{stale:?}"
+    assert_a_manager_is_fenced_once_a_new_manager_takes_over(
+        || Box::new(s3.storage("fence-bucket", "f")),
+        || {
+            let record = s3.object("fence-bucket", "f/pipeline/checkpoint.json");
+            record.map(|bytes| String::from_utf8(bytes).unwrap())
+        },
     );
-    assert_eq!(old_acks.acked(), ids(&["a"]));
-    assert_eq!(new_acks.acked(), ids(&["b"]));
-    let record = s3
-        .object("fence-bucket", "f/pipeline/checkpoint.json")
-        .unwrap();
-    assert_eq!(offset_in(Some(String::from_utf8(record).unwrap())), 20);
 }
 
 /// Behind a proxy that drops `If-Match` and `If-None-Match` a stale write would land:

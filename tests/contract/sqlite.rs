@@ -7,10 +7,12 @@ use std::sync::{Arc, Barrier};
 use pipeline_checkpoint_host::backends::Backend;
 use pipeline_checkpoint_host::backends::sqlite::{SqliteLocation, SqliteStorage};
 use pipeline_checkpoint_host::storage::Expected;
-use pipeline_checkpoint_host::{
-    AckResult, CheckpointError, Consumer, Error, Fault, Storage, StorageError,
-};
+use pipeline_checkpoint_host::{Fault, Storage, StorageError};
 
+use crate::store_properties::{
+    assert_a_manager_is_fenced_once_a_new_manager_takes_over,
+    assert_acks_happen_only_once_the_new_offset_is_stored,
+};
 use crate::support::{KEY, Recorder, ids, offset_in, python, runtime};
 
 fn storage(location: &SqliteLocation) -> Box<dyn Storage> {
@@ -23,64 +25,22 @@ fn storage(location: &SqliteLocation) -> Box<dyn Storage> {
 fn a_manager_is_fenced_once_a_new_manager_takes_over_its_record() {
     let dir = tempfile::tempdir().unwrap();
     let location = SqliteLocation::new(dir.path().join("fence.db"));
-    let (old_acks, new_acks) = (Recorder::new(), Recorder::new());
-    let mut old = runtime()
-        .open(None, storage(&location), old_acks.clone())
-        .unwrap();
-    old.write_checkpoint(&ids(&["a"]), 10).unwrap();
-    let mut new = runtime()
-        .open(None, storage(&location), new_acks.clone())
-        .unwrap();
-    assert_eq!(new.get_checkpoint().unwrap(), 10);
-    new.write_checkpoint(&ids(&["b"]), 20).unwrap();
-    let stale = old.write_checkpoint(&ids(&["zombie"]), 30);
-    assert!(
-        matches!(stale, Err(Error::Checkpoint(CheckpointError::Fenced(_)))),
-        "{stale:?}"
+    assert_a_manager_is_fenced_once_a_new_manager_takes_over(
+        || storage(&location),
+        || storage(&location).get(KEY).unwrap().map(|s| s.value),
     );
-    assert_eq!(old_acks.acked(), ids(&["a"]));
-    assert_eq!(new_acks.acked(), ids(&["b"]));
-    let record = storage(&location).get(KEY).unwrap().map(|s| s.value);
-    assert_eq!(offset_in(record), 20);
 }
 
-/// A consumer that, at each ack, reads the record through another handle on the
-/// database and sends the acked ids with the offset it found.
-struct CheckingConsumer {
-    reader: Box<dyn Storage>,
-    acks: std::sync::mpsc::Sender<(Vec<String>, u64)>,
-}
-
-impl Consumer for CheckingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
-        let record = self.reader.get(KEY).unwrap().map(|s| s.value);
-        let _ = self.acks.send((ids.to_vec(), offset_in(record)));
-        Ok(())
-    }
-}
-
-/// When the component acks a batch, the database already holds its new offset.
+/// When the component acks a batch, the database already holds its new offset, read
+/// through another handle at the moment of the ack.
 #[test]
 fn acks_happen_only_once_the_new_offset_is_committed() {
     let dir = tempfile::tempdir().unwrap();
     let location = SqliteLocation::new(dir.path().join("order.db"));
-    let (acks, acked) = std::sync::mpsc::channel();
-    let consumer = CheckingConsumer {
-        reader: storage(&location),
-        acks,
-    };
-    let mut manager = runtime().open(None, storage(&location), consumer).unwrap();
-    for batch in 1..=10u64 {
-        let names: Vec<String> = (0..3).map(|i| format!("m{batch}-{i}")).collect();
-        manager.write_checkpoint(&names, batch * 3).unwrap();
-        let (ids, offset_at_ack) = acked.try_recv().expect("the batch was acked");
-        assert_eq!(ids, names);
-        assert_eq!(
-            offset_at_ack,
-            batch * 3,
-            "batch {batch} acked before it was committed"
-        );
-    }
+    let mut reader = storage(&location);
+    assert_acks_happen_only_once_the_new_offset_is_stored(storage(&location), move || {
+        offset_in(reader.get(KEY).unwrap().map(|s| s.value))
+    });
 }
 
 /// Many tenants' writers at once, each racing a rival on its own key with the same

@@ -153,10 +153,9 @@ fn run(state: &Path, messages: u64, plan: &Plan) -> Output {
     let left_out_sync = plan.left_out_sync;
     let mut command = run_command(state, messages);
     if plan.sqlite {
-        command.arg("--storage").arg(format!(
-            "sqlite://{}",
-            crate::crash_loop::sqlite_database(state).display()
-        ));
+        command
+            .arg("--storage")
+            .arg(crate::crash_loop::sqlite_storage(state));
     }
     #[cfg(debug_assertions)]
     {
