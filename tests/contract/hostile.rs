@@ -142,6 +142,127 @@ mod trap {
 /// Runs the plugin built with `feature` as tenant `evil` (with `limits`) beside
 /// tenant `good`, which checkpoints on another thread
 /// throughout, and tenant `other-tenant`, whose files the plugin must not reach.
+/// Not a misbehaviour: a call that computes hard, but for less than its deadline, on a
+/// thread that waits for a core many deadlines long (a machine with many more
+/// runnable threads than cores). The deadline counts the component's CPU time, so
+/// the call ends, successfully.
+#[cfg(target_os = "linux")]
+mod busy {
+    use super::*;
+
+    /// Short enough that the starved call takes many deadlines of wall-clock time,
+    /// long enough for the ten million turns the component computes.
+    const BUSY_DEADLINE: Duration = Duration::from_millis(200);
+
+    #[test]
+    fn a_call_starved_of_cpu_is_charged_only_for_the_time_it_computes() {
+        let limits = Limits {
+            deadline: BUSY_DEADLINE,
+            ..Limits::default()
+        };
+        let host = Host::new(HostConfig {
+            limits,
+            pool: None,
+            cache_dir: None,
+        })
+        .unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let plugin = hostile::component(BUSY_COMPONENT);
+        let plugins = Tenants::new(host.load_with_limits(&plugin, limits).unwrap(), tmp.path());
+        let mut busy = plugins.open("busy").unwrap();
+        // Its first call computes while nothing else competes: what its CPU time is.
+        let alone = Instant::now();
+        busy.write_checkpoint(&["alone".to_owned()], 1).unwrap();
+        let alone = alone.elapsed();
+
+        // A scheduler may still hand the idle thread a slice now and then: up to five
+        // attempts, each of which must succeed, until one is starved.
+        let cpu = first_allowed_cpu();
+        let starved = (1..=5).find_map(|attempt| {
+            let (result, took) = starved_call(cpu, || busy.write_checkpoint(&[], attempt));
+            println!(
+                "attempt {attempt}: the busy call took {alone:?} alone, {took:?} starved; \
+                 its deadline {BUSY_DEADLINE:?}"
+            );
+            result.expect("a call that computed for less than its deadline goes on");
+            (took > 2 * BUSY_DEADLINE).then_some(took)
+        });
+        assert!(
+            alone < BUSY_DEADLINE / 2,
+            "the call computes too long for this test's deadline ({alone:?})"
+        );
+        assert!(
+            starved.is_some(),
+            "no attempt was starved, so this run proves nothing"
+        );
+    }
+
+    /// Runs `call` on a thread at idle priority that shares `cpu` with a thread that
+    /// never stops computing: its result and how long it took.
+    fn starved_call<R: Send>(cpu: usize, call: impl FnOnce() -> R + Send) -> (R, Duration) {
+        let (spinning, done) = (AtomicBool::new(false), AtomicBool::new(false));
+        thread::scope(|s| {
+            // A thread of normal priority, always runnable, on the one core the call
+            // may use: the call's thread, at idle priority, runs only in its gaps.
+            s.spawn(|| {
+                pin_to(cpu);
+                spinning.store(true, Ordering::Release);
+                while !done.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            });
+            let starved = s.spawn(|| {
+                pin_to(cpu);
+                at_idle_priority();
+                while !spinning.load(Ordering::Acquire) {
+                    thread::yield_now();
+                }
+                let started = Instant::now();
+                let result = call();
+                (result, started.elapsed())
+            });
+            let outcome = starved.join().unwrap();
+            done.store(true, Ordering::Relaxed);
+            outcome
+        })
+    }
+
+    fn first_allowed_cpu() -> usize {
+        // SAFETY: `set` is a valid cpu_set_t for the call to fill; pid 0 is this thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let got = libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set);
+            assert_eq!(got, 0, "{}", std::io::Error::last_os_error());
+            (0..libc::CPU_SETSIZE as usize)
+                .find(|&cpu| libc::CPU_ISSET(cpu, &set))
+                .expect("the process may run somewhere")
+        }
+    }
+
+    /// Keeps the calling thread on `cpu`.
+    fn pin_to(cpu: usize) {
+        // SAFETY: `set` is a valid cpu_set_t; pid 0 is the calling thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            let pinned = libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+            assert_eq!(pinned, 0, "cpu {cpu}: {}", std::io::Error::last_os_error());
+        }
+    }
+
+    /// The lowest priority there is: the calling thread runs only when nothing else on
+    /// its core can.
+    fn at_idle_priority() {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid sched_param; pid 0 is the calling thread.
+        let set = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+        assert_eq!(set, 0, "SCHED_IDLE: {}", std::io::Error::last_os_error());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod busy {}
+
 fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
     let feature = Path::new(component)
         .file_stem()

@@ -64,6 +64,9 @@ pub struct HostState {
     pub(crate) limits: Limits,
     /// Enforces `limits` on memories and tables.
     pub(crate) limiter: Limiter,
+    /// The thread's CPU time when the component's deadline last restarted (see
+    /// [`crate::deadline`]).
+    pub(crate) computing_since: Option<std::time::Duration>,
     /// The ids of the batch lent to the current `write-checkpoint-batch` call.
     pub(crate) batch: Vec<String>,
     /// Where `storage` calls copy their strings out of the component's memory (boxed:
@@ -92,6 +95,7 @@ impl HostState {
             clock,
             limits,
             limiter: Limiter { limits },
+            computing_since: None,
             batch: Vec::new(),
             scratch: Box::default(),
         }
@@ -137,7 +141,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
                 Err(invalid) => Err(invalid.into()),
             };
             (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
-            restart_deadline(&mut cx);
+            crate::deadline::restart(&mut cx);
             storage_result(result)
         },
     )?;
@@ -151,7 +155,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             Err(invalid) => Err(invalid.into()),
         };
         state.scratch.key = key_buf;
-        restart_deadline(&mut cx);
+        crate::deadline::restart(&mut cx);
         let result = result.and_then(|stored| match stored {
             // A value the component could not have written is refused before it is
             // copied into the component's memory: a record of gigabytes (a wrong file,
@@ -201,13 +205,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
             copied.push(buf);
         }
         let result = cx.data_mut().consumer.ack(&copied);
-        restart_deadline(&mut cx);
+        crate::deadline::restart(&mut cx);
         ack_result(result)
     })?;
     consumer.func_wrap("ack-batch", |mut cx, (_batch,): (Resource<LentBatch>,)| {
         let state = cx.data_mut();
         let result = state.consumer.ack(&state.batch);
-        restart_deadline(&mut cx);
+        crate::deadline::restart(&mut cx);
         ack_result(result)
     })?;
     Ok(())
@@ -243,12 +247,6 @@ fn value_too_long(len: usize, limit: usize) -> LimitExceeded {
 
 fn id_too_long(len: usize, limit: usize) -> LimitExceeded {
     LimitExceeded::IdBytes { len, limit }
-}
-
-/// Gives the component a full deadline again, counted from the end of a host call.
-fn restart_deadline(cx: &mut StoreContextMut<'_, HostState>) {
-    let ticks = cx.data().limits.deadline_ticks();
-    cx.set_epoch_deadline(ticks);
 }
 
 /// An ack's outcome as the component receives it: a WIT `result`, or the trap that

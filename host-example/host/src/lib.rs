@@ -49,6 +49,7 @@ pub mod backends;
 mod bindings;
 pub mod cache;
 pub mod consumer;
+mod deadline;
 pub mod error;
 pub mod host;
 pub mod key;

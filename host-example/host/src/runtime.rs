@@ -9,6 +9,7 @@ use crate::bindings::{
     self, Checkpointer, CheckpointerPre, Clock, HostState, LentBatch, WitCheckpointError,
 };
 use crate::cache::Origin;
+use crate::deadline;
 use crate::{CheckpointError, Consumer, Error, Host, HostConfig, LimitExceeded, Limits, Storage};
 
 /// The checkpoint component built from `guest/`, embedded at build time.
@@ -138,10 +139,10 @@ impl Instance {
         state: HostState,
         key: &Option<String>,
     ) -> Result<Self, Box<(Error, HostState)>> {
-        let deadline = state.limits.deadline_ticks();
         let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(deadline);
+        store.epoch_deadline_callback(|cx| Ok(deadline::on_deadline(cx.data())));
+        deadline::restart(&mut store);
         let started = pre.instantiate(&mut store).and_then(|bindings| {
             let manager = bindings
                 .pipeline_checkpoint_manager()
@@ -254,8 +255,7 @@ impl Manager {
                 }
             }
         };
-        let deadline = instance.store.data().limits.deadline_ticks();
-        instance.store.set_epoch_deadline(deadline);
+        deadline::restart(&mut instance.store);
         match f(instance) {
             Ok(result) => result.map_err(|e| Error::Checkpoint(CheckpointError::from(e))),
             Err(trap) => {

@@ -47,7 +47,8 @@ impl GuestCheckpointManager for Hostile {
     feature = "escape",
     feature = "ack-flood",
     feature = "huge-id",
-    feature = "trap"
+    feature = "trap",
+    feature = "busy"
 )))]
 compile_error!("build with exactly one misbehaviour feature");
 
@@ -116,4 +117,14 @@ fn misbehave() -> Result<(), CheckpointError> {
 #[cfg(feature = "trap")]
 fn misbehave() -> Result<(), CheckpointError> {
     core::arch::wasm32::unreachable()
+}
+
+/// Computes for ten million turns of a loop, then succeeds.
+#[cfg(feature = "busy")]
+fn misbehave() -> Result<(), CheckpointError> {
+    let mut n: u64 = 0;
+    for _ in 0..10_000_000 {
+        n = core::hint::black_box(n.wrapping_add(1));
+    }
+    Ok(())
 }
