@@ -87,6 +87,17 @@ impl Known {
         self.tails.clear();
     }
 
+    /// Notes `log`'s new end after an append. Its end was looked up for the append, so
+    /// it is updated in place: no copy of the log's name on the committer's thread.
+    fn appended(&mut self, log: &str, tail: (u64, u64)) {
+        match self.tails.get_mut(log) {
+            Some(known) => *known = tail,
+            None => {
+                self.tails.insert(log.to_owned(), tail);
+            }
+        }
+    }
+
     fn tail(&mut self, connection: &Connection, log: &str) -> rusqlite::Result<(u64, u64)> {
         if let Some(&tail) = self.tails.get(log) {
             return Ok(tail);
@@ -180,9 +191,7 @@ pub(crate) fn execute(
                     statement.execute(params![log, *start as i64, len, through as i64, bytes])
                 })
                 .map_err(failed)?;
-            known
-                .tails
-                .insert(log.clone(), (*start + bytes.len() as u64, through));
+            known.appended(log, (*start + bytes.len() as u64, through));
             Ok(Answer::Done)
         }
         Op::Cut { log, len } => {
