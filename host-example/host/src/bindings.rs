@@ -64,9 +64,8 @@ pub struct HostState {
     pub(crate) limits: Limits,
     /// Enforces `limits` on memories and tables.
     pub(crate) limiter: Limiter,
-    /// The thread's CPU time when the component's deadline last restarted (see
-    /// [`crate::deadline`]).
-    pub(crate) computing_since: Option<std::time::Duration>,
+    /// Where the component's deadline stands (see [`crate::deadline`]).
+    pub(crate) computing: crate::deadline::Computing,
     /// The ids of the batch lent to the current `write-checkpoint-batch` call.
     pub(crate) batch: Vec<String>,
     /// Where `storage` calls copy their strings out of the component's memory (boxed:
@@ -95,7 +94,7 @@ impl HostState {
             clock,
             limits,
             limiter: Limiter { limits },
-            computing_since: None,
+            computing: Default::default(),
             batch: Vec::new(),
             scratch: Box::default(),
         }

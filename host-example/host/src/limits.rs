@@ -24,10 +24,9 @@ pub struct Limits {
     /// Elements a table may grow to. Default 10,000.
     pub table_elements: usize,
     /// How long a call may compute in the component between two host calls: CPU time
-    /// of the thread it runs on, checked every [`Limits::tick`] once as much wall-clock
-    /// time has passed, so a call that waited for a core on a busy machine is not
-    /// charged for the wait (where a platform has no per-thread CPU clock, wall-clock
-    /// time). Time spent in the host (an fsync, an etcd round trip) does not count:
+    /// of the thread it runs on, checked every [`Limits::tick`] from the first tick on,
+    /// so a call that waited for a core on a busy machine is not charged for the wait
+    /// (where a platform has no per-thread CPU clock, wall-clock time). Time spent in the host (an fsync, an etcd round trip) does not count:
     /// the deadline restarts whenever a host call returns. Default 1 s.
     pub deadline: Duration,
     /// The epoch tick: how often the deadline is checked, hence its resolution.

@@ -141,7 +141,7 @@ impl Instance {
     ) -> Result<Self, Box<(Error, HostState)>> {
         let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(|cx| Ok(deadline::on_deadline(cx.data())));
+        store.epoch_deadline_callback(|mut cx| Ok(deadline::on_deadline(cx.data_mut())));
         deadline::restart(&mut store);
         let started = pre.instantiate(&mut store).and_then(|bindings| {
             let manager = bindings
