@@ -151,7 +151,7 @@ mod busy {
     use super::*;
 
     /// Short enough that the starved call takes many deadlines of wall-clock time,
-    /// long enough for the ten million turns the component computes.
+    /// long enough for the thirty million turns the component computes.
     const BUSY_DEADLINE: Duration = Duration::from_millis(200);
 
     #[test]

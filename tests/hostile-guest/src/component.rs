@@ -119,11 +119,13 @@ fn misbehave() -> Result<(), CheckpointError> {
     core::arch::wasm32::unreachable()
 }
 
-/// Computes for ten million turns of a loop, then succeeds.
+/// Computes for thirty million turns of a loop, then succeeds: longer than one slice
+/// a scheduler gives a thread (about 3 ms), so that a thread at idle priority cannot
+/// finish it in one.
 #[cfg(feature = "busy")]
 fn misbehave() -> Result<(), CheckpointError> {
     let mut n: u64 = 0;
-    for _ in 0..10_000_000 {
+    for _ in 0..30_000_000 {
         n = core::hint::black_box(n.wrapping_add(1));
     }
     Ok(())
