@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use pipeline_checkpoint_test_support::server::installed_or_skip;
+use pipeline_checkpoint_test_support::server::usable_or_skip;
 
 /// The workspace's root directory.
 pub fn workspace() -> PathBuf {
@@ -38,10 +38,25 @@ pub fn component_file() -> PathBuf {
     path
 }
 
-/// Whether `program` is installed; prints `SKIPPED` (or panics where CI requires it,
-/// `PIPELINE_CHECKPOINT_REQUIRE_<REQUIREMENT>=1`) when it is not.
+/// The oldest version of each interpreter the packages support: Node 20 (the JS
+/// package's `engines`), Python 3.9 (wasmtime-py's floor).
+const MINIMUM_VERSIONS: &[(&str, &str)] = &[("node", "20"), ("python3", "3.9")];
+
+/// Whether `program` is installed and recent enough; prints `SKIPPED` (or panics where
+/// CI requires it, `PIPELINE_CHECKPOINT_REQUIRE_<REQUIREMENT>=1`) when it is not.
 pub fn installed(test: &str, program: &str, requirement: &str, install: &str) -> bool {
-    installed_or_skip(test, Path::new(program), program, requirement, install)
+    let minimum = MINIMUM_VERSIONS
+        .iter()
+        .find(|(name, _)| *name == program)
+        .map(|(_, version)| *version);
+    usable_or_skip(
+        test,
+        Path::new(program),
+        program,
+        requirement,
+        install,
+        minimum,
+    )
 }
 
 /// Runs `command`, panicking with its whole output unless it succeeds.

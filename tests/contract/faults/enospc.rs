@@ -71,8 +71,11 @@ fn small_tmpfs() -> Option<Tmpfs> {
     match Tmpfs::mount("64k") {
         Ok(fs) => Some(fs),
         Err(reason) => {
-            println!("SKIPPED: cannot mount tmpfs: {reason}");
-            eprintln!("SKIPPED: cannot mount tmpfs: {reason}");
+            pipeline_checkpoint_test_support::skip(
+                &format!("full disk: SKIPPED: cannot mount tmpfs: {reason}"),
+                "tmpfs",
+                "run as root (mount needs CAP_SYS_ADMIN)",
+            );
             None
         }
     }

@@ -62,12 +62,14 @@ impl EtcdServer {
     /// `Some` if an etcd binary is there; else `None` after printing that `test` is
     /// skipped, or a panic where CI requires etcd.
     pub fn binary_or_skip(test: &str) -> Option<()> {
-        crate::server::installed_or_skip(
+        // 3.4: the JSON gateway's `/v3/` paths (3.3 served them under `/v3beta/`).
+        crate::server::usable_or_skip(
             test,
             &binary(),
             "etcd binary",
             "etcd",
-            "install Debian's etcd-server or set ETCD_BIN",
+            "install Debian's etcd-server (3.4 or later) or set ETCD_BIN",
+            Some("3.4"),
         )
         .then_some(())
     }

@@ -45,6 +45,21 @@ pub fn required(what: &str) -> bool {
     .is_some_and(|v| v == "1")
 }
 
+/// Says that a test is skipped, why (`line`: `"{test}: SKIPPED: {why}"`) and how to
+/// run it (`fix`), or fails the test where CI requires `requirement`
+/// (`PIPELINE_CHECKPOINT_REQUIRE_<REQUIREMENT>=1`). The notice goes straight to the
+/// process's standard error, which the test harness does not capture (it captures only
+/// `print!` and `eprint!`), so that `cargo test` shows it for a test that passes.
+pub fn skip(line: &str, requirement: &str, fix: &str) {
+    assert!(
+        !required(requirement),
+        "{line}, and PIPELINE_CHECKPOINT_REQUIRE_{} is set",
+        requirement.to_uppercase()
+    );
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "\n{line}; {fix}\n");
+}
+
 /// The `index`-th of a stream of UUID-shaped ids (36 bytes, like most brokers'), for
 /// tests and benchmarks that want realistic ids without a pipeline.
 pub fn uuid_shaped_id(index: u64) -> String {
