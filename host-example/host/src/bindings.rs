@@ -6,18 +6,24 @@ use std::mem::take;
 use wasmtime::StoreContextMut;
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceType, WasmList, WasmStr};
 
+use crate::consumer::DynConsumer;
 use crate::limits::Limiter;
+use crate::storage::DynStorage;
 use crate::storage::Expected;
 use crate::{
-    AckError, AckResult, Cause, Consumer, Fault, LimitExceeded, Limits, Storage, StorageError,
-    StorageResult, validate_key,
+    AckError, AckResult, Cause, Fault, LimitExceeded, Limits, StorageError, StorageResult,
+    validate_key,
 };
 
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "checkpointer",
-    // Every import may trap: that is how a host's `Abort` stops a call.
+    // Every import may trap: that is how a host's `Abort` stops a call. (`storage` and
+    // `consumer` are registered by hand, asynchronously; the clock answers at once.)
     imports: { default: trappable },
+    // The manager's calls run on a fiber, so that a storage or consumer call that
+    // waits for I/O suspends the instance instead of blocking its thread.
+    exports: { default: async },
     trappable_error_type: {
         "pipeline:checkpoint/storage.storage-error" => StorageError,
         "pipeline:checkpoint/consumer.ack-error" => AckError,
@@ -57,15 +63,15 @@ pub type Clock = fn() -> std::time::SystemTime;
 
 /// Everything a component instance's imports reach: the data of its `Store`.
 pub struct HostState {
-    pub(crate) storage: Box<dyn Storage>,
-    pub(crate) consumer: Box<dyn Consumer>,
+    pub(crate) storage: Box<dyn DynStorage>,
+    pub(crate) consumer: Box<dyn DynConsumer>,
     pub(crate) clock: Clock,
     /// What this instance may consume and hand the host.
     pub(crate) limits: Limits,
     /// Enforces `limits` on memories and tables.
     pub(crate) limiter: Limiter,
     /// Where the component's deadline stands (see [`crate::deadline`]).
-    pub(crate) computing: crate::deadline::Computing,
+    pub(crate) deadline: crate::deadline::Deadline,
     /// The ids of the batch lent to the current `write-checkpoint-batch` call.
     pub(crate) batch: Vec<String>,
     /// Where `storage` calls copy their strings out of the component's memory (boxed:
@@ -79,12 +85,14 @@ pub struct HostState {
 struct Scratch {
     key: String,
     value: String,
+    /// The last key found valid (see [`HostState::checked_key`]).
+    valid_key: String,
 }
 
 impl HostState {
     pub(crate) fn new(
-        storage: Box<dyn Storage>,
-        consumer: Box<dyn Consumer>,
+        storage: Box<dyn DynStorage>,
+        consumer: Box<dyn DynConsumer>,
         clock: Clock,
         limits: Limits,
     ) -> Self {
@@ -94,7 +102,7 @@ impl HostState {
             clock,
             limits,
             limiter: Limiter { limits },
-            computing: Default::default(),
+            deadline: Default::default(),
             batch: Vec::new(),
             scratch: Box::default(),
         }
@@ -107,77 +115,77 @@ impl HostState {
 /// `add_to_linker`, for two reasons. The host never trusts the component: every key,
 /// value and id list is measured against [`Limits`] where it lies in the component's
 /// memory, before the host copies any of it (the generated code would first lift a
-/// million ids into a million `String`s). And a checkpoint allocates nothing: `put`'s
-/// key and value are copied into buffers that live as long as the instance. Each
-/// import also restarts the call's deadline when it returns, so that time spent in
-/// the host (an fsync, a network round trip) is never charged to the component.
+/// million ids into a million `String`s). And a checkpoint allocates nothing to read
+/// them: `put`'s key and value are copied into buffers that live as long as the
+/// instance. Each is asynchronous: while the storage or the consumer waits for I/O, the
+/// instance's fiber is suspended and its thread runs other tasks. Each import also
+/// restarts the call's deadline when it returns, so that time spent in the host (an
+/// fsync, a network round trip) is never charged to the component.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wall_clock::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
     let mut storage = linker.instance(STORAGE_INSTANCE)?;
-    storage.func_wrap(
+    storage.func_wrap_async(
         "put",
         |mut cx, (key, value, expected): (WasmStr, WasmStr, WitExpected)| {
-            let limits = cx.data().limits;
             // Taken out of the state while the strings borrow the store; if a string
             // is refused the call traps and the buffers are reallocated next time.
-            let scratch = &mut cx.data_mut().scratch;
-            let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
-            copy_str(&mut key_buf, &key, &cx, limits.key_bytes, key_too_long)?;
-            copy_str(
-                &mut value_buf,
-                &value,
-                &cx,
-                limits.value_bytes,
-                value_too_long,
-            )?;
+            let copied = copy_key_and_value(&mut cx, &key, &value);
             let expected = match expected {
                 WitExpected::Absent => Expected::Absent,
                 WitExpected::Version(v) => Expected::Version(v),
             };
-            let state = cx.data_mut();
-            let result = match validate_key(&key_buf) {
-                Ok(()) => state.storage.put(&key_buf, &value_buf, expected),
-                Err(invalid) => Err(invalid.into()),
-            };
-            (state.scratch.key, state.scratch.value) = (key_buf, value_buf);
-            crate::deadline::restart(&mut cx);
-            storage_result(result)
+            Box::new(async move {
+                let (key, value) = copied?;
+                let state = cx.data_mut();
+                let result = match state.checked_key(&key) {
+                    Ok(()) => state.storage.put_boxed(&key, &value, expected).await,
+                    Err(invalid) => Err(invalid.into()),
+                };
+                let state = cx.data_mut();
+                (state.scratch.key, state.scratch.value) = (key, value);
+                crate::deadline::restart(&mut cx);
+                storage_result(result)
+            })
         },
     )?;
-    storage.func_wrap("get", |mut cx, (key,): (WasmStr,)| {
+    storage.func_wrap_async("get", |mut cx, (key,): (WasmStr,)| {
         let limits = cx.data().limits;
         let mut key_buf = take(&mut cx.data_mut().scratch.key);
-        copy_str(&mut key_buf, &key, &cx, limits.key_bytes, key_too_long)?;
-        let state = cx.data_mut();
-        let result = match validate_key(&key_buf) {
-            Ok(()) => state.storage.get(&key_buf),
-            Err(invalid) => Err(invalid.into()),
-        };
-        state.scratch.key = key_buf;
-        crate::deadline::restart(&mut cx);
-        let result = result.and_then(|stored| match stored {
-            // A value the component could not have written is refused before it is
-            // copied into the component's memory: a record of gigabytes (a wrong file,
-            // garbage) must not become a memory-limit trap with nothing to act on.
-            Some(s) if s.value.len() > limits.value_bytes => {
-                Err(StorageError::InvalidData(Cause::new(format!(
-                    "the stored value is {} bytes, over the {}-byte limit on values",
-                    s.value.len(),
-                    limits.value_bytes
-                )))
-                .into())
-            }
-            stored => Ok(stored.map(|s| WitStored {
-                value: s.value,
-                version: s.version,
-            })),
-        });
-        let (result,) = storage_result(result)?;
-        Ok((match result {
-            Ok(Some(stored)) => Lookup::Found(stored),
-            Ok(None) => Lookup::Absent,
-            Err(e) => Lookup::Failed(e),
-        },))
+        let copied = copy_str(&mut key_buf, &key, &cx, limits.key_bytes, key_too_long);
+        Box::new(async move {
+            copied?;
+            let state = cx.data_mut();
+            let result = match state.checked_key(&key_buf) {
+                Ok(()) => state.storage.get_boxed(&key_buf).await,
+                Err(invalid) => Err(invalid.into()),
+            };
+            cx.data_mut().scratch.key = key_buf;
+            crate::deadline::restart(&mut cx);
+            let result = result.and_then(|stored| match stored {
+                // A value the component could not have written is refused before it is
+                // copied into the component's memory: a record of gigabytes (a wrong
+                // file, garbage) must not become a memory-limit trap with nothing to act
+                // on.
+                Some(s) if s.value.len() > limits.value_bytes => {
+                    Err(StorageError::InvalidData(Cause::new(format!(
+                        "the stored value is {} bytes, over the {}-byte limit on values",
+                        s.value.len(),
+                        limits.value_bytes
+                    )))
+                    .into())
+                }
+                stored => Ok(stored.map(|s| WitStored {
+                    value: s.value,
+                    version: s.version,
+                })),
+            });
+            let (result,) = storage_result(result)?;
+            Ok((match result {
+                Ok(Some(stored)) => Lookup::Found(stored),
+                Ok(None) => Lookup::Absent,
+                Err(e) => Lookup::Failed(e),
+            },))
+        })
     })?;
 
     let mut consumer = linker.instance(CONSUMER_INSTANCE)?;
@@ -186,34 +194,86 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
         // one to drop; nothing to free either way.
         Ok(())
     })?;
-    consumer.func_wrap("ack", |mut cx, (ids,): (WasmList<WasmStr>,)| {
-        let limits = cx.data().limits;
-        if ids.len() > limits.ids_per_ack {
-            return Err(wasmtime::Error::new(LimitExceeded::IdsPerAck {
-                count: ids.len(),
-                limit: limits.ids_per_ack,
-            }));
-        }
-        // One pass reads the (pointer, length) pairs, a second copies the text: the
-        // iterator holds the store, which each copy needs.
-        let ids: Vec<WasmStr> = ids.iter(&mut cx)?.collect::<wasmtime::Result<_>>()?;
-        let mut copied = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let mut buf = String::new();
-            copy_str(&mut buf, id, &cx, limits.id_bytes, id_too_long)?;
-            copied.push(buf);
-        }
-        let result = cx.data_mut().consumer.ack(&copied);
-        crate::deadline::restart(&mut cx);
-        ack_result(result)
+    consumer.func_wrap_async("ack", |mut cx, (ids,): (WasmList<WasmStr>,)| {
+        let copied = copy_ids(&mut cx, &ids);
+        Box::new(async move {
+            let ids = copied?;
+            let result = cx.data_mut().consumer.ack_boxed(&ids).await;
+            crate::deadline::restart(&mut cx);
+            ack_result(result)
+        })
     })?;
-    consumer.func_wrap("ack-batch", |mut cx, (_batch,): (Resource<LentBatch>,)| {
-        let state = cx.data_mut();
-        let result = state.consumer.ack(&state.batch);
-        crate::deadline::restart(&mut cx);
-        ack_result(result)
+    consumer.func_wrap_async("ack-batch", |mut cx, (_batch,): (Resource<LentBatch>,)| {
+        Box::new(async move {
+            let HostState {
+                consumer, batch, ..
+            } = cx.data_mut();
+            let result = consumer.ack_boxed(batch.as_slice()).await;
+            crate::deadline::restart(&mut cx);
+            ack_result(result)
+        })
     })?;
     Ok(())
+}
+
+impl HostState {
+    /// `Ok` if `key` is a valid storage key. The component asks for the same key on
+    /// every call, so the last key found valid is remembered and a repeat costs one
+    /// comparison, not the whole validation.
+    fn checked_key(&mut self, key: &str) -> Result<(), StorageError> {
+        if self.scratch.valid_key != key {
+            validate_key(key)?;
+            self.scratch.valid_key.clear();
+            self.scratch.valid_key.push_str(key);
+        }
+        Ok(())
+    }
+}
+
+/// Copies `put`'s key and value out of the component's memory into the instance's
+/// buffers, each measured against its limit first.
+fn copy_key_and_value(
+    cx: &mut StoreContextMut<'_, HostState>,
+    key: &WasmStr,
+    value: &WasmStr,
+) -> wasmtime::Result<(String, String)> {
+    let limits = cx.data().limits;
+    let scratch = &mut cx.data_mut().scratch;
+    let (mut key_buf, mut value_buf) = (take(&mut scratch.key), take(&mut scratch.value));
+    copy_str(&mut key_buf, key, cx, limits.key_bytes, key_too_long)?;
+    copy_str(
+        &mut value_buf,
+        value,
+        cx,
+        limits.value_bytes,
+        value_too_long,
+    )?;
+    Ok((key_buf, value_buf))
+}
+
+/// Copies the ids of an `ack` out of the component's memory, the list's length and
+/// each id measured against their limits first.
+fn copy_ids(
+    cx: &mut StoreContextMut<'_, HostState>,
+    ids: &WasmList<WasmStr>,
+) -> wasmtime::Result<Vec<String>> {
+    let limits = cx.data().limits;
+    if ids.len() > limits.ids_per_ack {
+        return Err(wasmtime::Error::new(LimitExceeded::IdsPerAck {
+            count: ids.len(),
+            limit: limits.ids_per_ack,
+        }));
+    }
+    // One pass reads the (pointer, length) pairs, a second copies the text: the
+    // iterator holds the store, which each copy needs.
+    let ids: Vec<WasmStr> = ids.iter(&mut *cx)?.collect::<wasmtime::Result<_>>()?;
+    let mut copied = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let mut buf = String::new();
+        copy_str(&mut buf, id, cx, limits.id_bytes, id_too_long)?;
+        copied.push(buf);
+    }
+    Ok(copied)
 }
 
 /// Copies `s`, a string in the component's memory, into `buf` if it is at most `limit`

@@ -1,24 +1,30 @@
-//! A call's deadline: how long the component may compute between two host calls,
-//! counted in the CPU time of the thread it runs on.
+//! A call's deadline, and how a component that computes for long shares its thread:
+//! how long the component may compute between two host calls, counted in CPU time, with
+//! a yield to the executor at every check.
 //!
-//! The engine's epoch advances every [`Limits::tick`] of wall-clock time, and a store
-//! whose deadline passes stops at its next check. Wall-clock time alone would charge a
-//! component for time it spent waiting for a core: with hundreds of tenants' threads on
-//! a few cores, a guest that computed for microseconds can be descheduled for over a
-//! second, and a healthy tenant would fail. So the thread's CPU time decides, read one
-//! tick after each restart of the deadline (most calls are back in the host by then,
-//! and never read it) and at each check after that: a call that has not yet computed for
-//! the whole deadline gets the rest of it, and one that has is stopped. The time before
-//! the first check is charged as a whole tick, so the deadline keeps the tick's
-//! resolution. (Where the platform has no clock of a thread's CPU time, the wall-clock
-//! deadline is the deadline.)
+//! The engine's epoch advances every [`crate::Limits::tick`] of wall-clock time, and a store
+//! whose deadline passes stops at its next check. At each check the instance yields:
+//! its fiber is suspended, the executor's thread runs other tasks (other tenants'
+//! checkpoints), and the instance goes on when the executor comes back to it. So a
+//! tenant that spins holds a thread for one tick at a time, not for its whole deadline.
+//!
+//! Wall-clock time would charge a component for the time it waited: for a core, or for
+//! its turn after a yield, which on a busy host can be far longer than it computed. So
+//! the deadline counts CPU time, slice by slice: a slice runs from the instance's
+//! resumption (or from the host call that restarted the deadline) to the next check,
+//! always on one thread, and its length is that thread's CPU time over it. The first
+//! slice after a restart is charged as a whole tick without reading any clock: most
+//! calls are back in the host before a tick passes and never read one. (Where the
+//! platform has no clock of a thread's CPU time, every slice counts as a tick.)
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use wasmtime::{AsContextMut, UpdateDeadline};
 
 use crate::bindings::HostState;
-use crate::limits::Limits;
 
 /// The CPU time the current thread has used, where the platform keeps one.
 #[cfg(unix)]
@@ -38,70 +44,62 @@ pub(crate) fn thread_cpu_time() -> Option<Duration> {
 }
 
 /// Where the deadline of the code running now stands.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Computing {
-    /// Restarted and not yet checked: the component has computed for at most one tick
-    /// of wall-clock time, since the first check comes one tick after a restart.
-    #[default]
-    Unchecked,
-    /// Computing since the thread's CPU time was this: one tick before the first check,
-    /// the time before it charged as if the component computed throughout.
-    Since(Duration),
-    /// The thread's CPU time could not be read: the rest of the deadline is wall-clock.
-    WallClock,
+#[derive(Debug, Default)]
+pub(crate) struct Deadline {
+    /// CPU time the component has computed since the deadline restarted, in the slices
+    /// that ended at a check.
+    used: Duration,
+    /// Whether the current slice began at a restart (no check since): it is charged a
+    /// whole tick.
+    fresh: bool,
+    /// The thread's CPU time when the instance last resumed after a yield, in
+    /// nanoseconds, written by the yield's future on the thread that then runs it.
+    resumed_at: Arc<AtomicU64>,
 }
 
 /// Gives the component a whole deadline again, from now: at the start of a call, and
 /// whenever a host call returns to it (time spent in the host is not the component's).
 ///
 /// It reads no clock: most calls return to the host within a tick, and those never
-/// look at their CPU time. The first check, one tick on, reads it.
+/// look at their CPU time. The first check, one tick on, charges that tick.
 pub(crate) fn restart(mut store: impl AsContextMut<Data = HostState>) {
     let mut cx = store.as_context_mut();
-    cx.data_mut().computing = Computing::Unchecked;
+    let deadline = &mut cx.data_mut().deadline;
+    deadline.used = Duration::ZERO;
+    deadline.fresh = true;
     cx.set_epoch_deadline(1);
 }
 
-/// What the store does at each check: go on for as many ticks as the CPU time left of
-/// the deadline, or stop (a trap that [`crate::Error::Limit`] reports as the deadline).
+/// What the store does at each check: count the slice that ends here, then stop the
+/// call if it has computed for its whole deadline (a trap that [`crate::Error::Limit`]
+/// reports as the deadline), or else yield and check again one tick after resuming.
 pub(crate) fn on_deadline(state: &mut HostState) -> UpdateDeadline {
     let limits = state.limits;
-    let Some(now) = thread_cpu_time() else {
-        if state.computing != Computing::Unchecked {
-            return UpdateDeadline::Interrupt;
+    let deadline = &mut state.deadline;
+    let now = thread_cpu_time();
+    let slice = match (deadline.fresh, now) {
+        (true, _) | (false, None) => limits.tick,
+        (false, Some(now)) => {
+            let resumed = Duration::from_nanos(deadline.resumed_at.load(Ordering::Relaxed));
+            now.saturating_sub(resumed)
         }
-        // One tick of the deadline has passed; the rest is wall-clock time.
-        state.computing = Computing::WallClock;
-        return match limits.deadline_ticks() - 1 {
-            0 => UpdateDeadline::Interrupt,
-            left => UpdateDeadline::Continue(left),
-        };
     };
-    let since = match state.computing {
-        Computing::Unchecked => {
-            let since = now.saturating_sub(limits.tick);
-            state.computing = Computing::Since(since);
-            since
-        }
-        Computing::Since(since) => since,
-        Computing::WallClock => return UpdateDeadline::Interrupt,
-    };
-    let used = now.saturating_sub(since);
-    if used < limits.deadline {
-        UpdateDeadline::Continue(ticks_left(&limits, used))
-    } else {
-        UpdateDeadline::Interrupt
+    deadline.fresh = false;
+    deadline.used += slice;
+    if deadline.used >= limits.deadline {
+        return UpdateDeadline::Interrupt;
     }
+    UpdateDeadline::YieldCustom(1, yield_then_mark(deadline.resumed_at.clone()))
 }
 
-/// The ticks of wall-clock time after which a call that has computed for `used` is
-/// checked again: its CPU time left, at least one tick.
-fn ticks_left(limits: &Limits, used: Duration) -> u64 {
-    Limits {
-        deadline: limits.deadline.saturating_sub(used),
-        ..*limits
-    }
-    .deadline_ticks()
+/// Gives the thread back to the executor once, then records the CPU time of the thread
+/// that resumes the instance, where the next slice starts.
+fn yield_then_mark(resumed_at: Arc<AtomicU64>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        let now = thread_cpu_time().unwrap_or_default();
+        resumed_at.store(now.as_nanos() as u64, Ordering::Relaxed);
+    })
 }
 
 #[cfg(test)]
@@ -115,17 +113,5 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         let used = thread_cpu_time().unwrap() - before;
         assert!(used < Duration::from_millis(50), "{used:?}");
-    }
-
-    #[test]
-    fn the_ticks_left_are_the_cpu_time_left_and_never_zero() {
-        let limits = Limits {
-            deadline: Duration::from_millis(100),
-            tick: Duration::from_millis(10),
-            ..Limits::default()
-        };
-        assert_eq!(ticks_left(&limits, Duration::from_millis(30)), 7);
-        assert_eq!(ticks_left(&limits, Duration::from_millis(99)), 1);
-        assert_eq!(ticks_left(&limits, Duration::from_secs(5)), 1);
     }
 }

@@ -305,6 +305,10 @@ pub enum Error {
     /// instance was discarded, as after a trap; the next call runs on a fresh one.
     #[error("component call stopped at a limit: {0}")]
     Limit(crate::LimitExceeded),
+    /// The runtime a [`crate::blocking::BlockingManager`] drives its calls on could
+    /// not start.
+    #[error("cannot start the runtime of a blocking manager: {0}")]
+    Executor(#[source] std::io::Error),
 }
 
 impl Error {

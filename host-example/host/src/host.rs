@@ -32,7 +32,8 @@ pub struct HostConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolConfig {
     /// Instances live at once (one per open manager), across every component loaded
-    /// by the host. Opening one more fails with [`Error::Load`].
+    /// by the host, and as many fiber stacks. Opening one more fails with
+    /// [`Error::Load`].
     pub instances: u32,
     /// The size of each memory slot: no instance's memory can grow past it, whatever
     /// its [`Limits::memory_bytes`]. Default 16 MiB.
@@ -116,7 +117,8 @@ impl Host {
 fn engine_config(pool: Option<PoolConfig>) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    // Calls are synchronous; without the async machinery each call is cheaper.
+    // Calls run on fibers (`call_async`), but the component never runs two calls at
+    // once: the component model's concurrency machinery would only cost each call.
     config.concurrency_support(false);
     // Copy the component's few kilobytes of initial data into each new instance
     // rather than map them copy-on-write from a memory image: for a module this small
@@ -137,6 +139,9 @@ fn engine_config(pool: Option<PoolConfig>) -> Config {
             .max_memories_per_component(MEMORIES_PER_COMPONENT)
             .max_tables_per_component(TABLES_PER_COMPONENT)
             .max_memory_size(pool.memory_bytes)
+            // A store keeps the fiber stack of its last call for its next one: one
+            // stack per live instance.
+            .total_stacks(pool.instances)
             // A slot given back keeps its first 256 KiB mapped (zeroed, not
             // decommitted): the component's stack, data and first heap pages, which
             // the next instance would otherwise fault in again one page at a time.

@@ -2,16 +2,24 @@
 //! [`Manager`] per checkpoint key over your own [`Storage`] and [`Consumer`], and every
 //! batch's offset is durable before any of its messages is acknowledged.
 //!
+//! The API is asynchronous, on tokio: a manager's call suspends while its storage or
+//! consumer waits for I/O, so one thread serves many managers, and a multi-tenant host
+//! runs thousands of tenants as tasks on a few threads. ([`blocking::BlockingManager`]
+//! is the same manager for a caller without a runtime.)
+//!
 //! ```no_run
 //! use pipeline_checkpoint_host::{FileConsumer, FileStorage, Runtime};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let runtime = Runtime::new()?; // compiles the embedded component once
-//! let storage = FileStorage::open("state")?;
-//! let consumer = FileConsumer::open("state/acks.log")?;
-//! let mut manager = runtime.open(None, storage, consumer)?;
-//! let resume_from = manager.get_checkpoint()?;
-//! manager.write_checkpoint(&["m-1".into(), "m-2".into()], resume_from + 2)?;
+//! let storage = FileStorage::open("state").await?;
+//! let consumer = FileConsumer::open("state/acks.log").await?;
+//! let mut manager = runtime.open(None, storage, consumer).await?;
+//! let resume_from = manager.get_checkpoint().await?;
+//! manager
+//!     .write_checkpoint(&["m-1".into(), "m-2".into()], resume_from + 2)
+//!     .await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -27,9 +35,11 @@
 //! - [`host`]: [`Host`], one engine (with an instance pool, deadlines and a cache of
 //!   compiled components) for many components and tenants.
 //! - [`runtime`]: [`Runtime`] (a compiled and linked component) and [`Manager`].
+//! - [`blocking`]: [`blocking::BlockingManager`], a manager whose calls block.
 //! - [`limits`]: [`Limits`] on each instance, and [`LimitExceeded`].
 //! - [`cache`]: [`cache::ComponentCache`], compiled components kept on disk.
 //! - `bindings`: the `bindgen!` output and the host side of the WIT imports.
+//! - `deadline`: how long a call may compute, and its yields to the executor.
 //! - [`storage`] and [`consumer`]: the traits a host implements, their in-memory
 //!   implementations, and [`ProcessFenced`] for stores without versions.
 //! - [`backends`]: one module per backend, each behind its feature, and
@@ -47,6 +57,7 @@ pub use pipeline_checkpoint_guest::DEFAULT_KEY;
 
 pub mod backends;
 mod bindings;
+pub mod blocking;
 pub mod cache;
 pub mod consumer;
 mod deadline;
@@ -69,7 +80,7 @@ pub use backends::redis::{RedisStreamConsumer, RedisStreamUrl};
 pub use backends::s3::{S3Storage, S3Url};
 pub use backends::{Backend, InvalidLocation, StorageLocation};
 pub use bindings::Clock;
-pub use consumer::{Consumer, MemoryConsumer};
+pub use consumer::{Consumer, DynConsumer, MemoryConsumer};
 pub use error::{
     AckError, AckResult, Cause, CheckpointError, Error, Fault, StorageError, StorageResult,
 };
@@ -77,7 +88,13 @@ pub use host::{Host, HostConfig, PoolConfig};
 pub use key::validate_key;
 pub use limits::{LimitExceeded, Limits};
 pub use runtime::{COMPONENT, Manager, Runtime};
-pub use storage::{MemoryStorage, ProcessFenced, Storage, StorageExt, UnversionedStorage};
+pub use storage::{
+    DynStorage, MemoryStorage, ProcessFenced, Storage, StorageExt, UnversionedStorage,
+};
+
+/// A boxed future that can move between threads: what the object-safe traits
+/// ([`DynStorage`], [`DynConsumer`], [`Backend`], the logs) return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[cfg(feature = "files")]
 pub use tenant::{Tenant, TenantClaim, TenantError, Tenants};
 

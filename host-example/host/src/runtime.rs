@@ -94,17 +94,18 @@ impl Runtime {
 
     /// Opens a manager for `key` (`None`: `pipeline/checkpoint.json`) over `storage`
     /// and `consumer`, stamping records with the system clock.
-    pub fn open(
+    pub async fn open(
         &self,
         key: Option<&str>,
         storage: impl Storage + 'static,
         consumer: impl Consumer + 'static,
     ) -> Result<Manager, Error> {
         self.open_with_clock(key, storage, consumer, std::time::SystemTime::now)
+            .await
     }
 
     /// Like [`Runtime::open`], with the clock injected (tests use a fixed time).
-    pub fn open_with_clock(
+    pub async fn open_with_clock(
         &self,
         key: Option<&str>,
         storage: impl Storage + 'static,
@@ -113,13 +114,16 @@ impl Runtime {
     ) -> Result<Manager, Error> {
         let state = HostState::new(Box::new(storage), Box::new(consumer), clock, self.limits);
         let key = key.map(str::to_owned);
-        let instance = Instance::start(&self.pre, state, &key).map_err(|failed| failed.0)?;
+        let instance = Instance::start(&self.pre, state, &key)
+            .await
+            .map_err(|failed| failed.0)?;
         Ok(Manager {
             pre: self.pre.clone(),
             _host: self.host.clone(),
             key,
             instance: Some(instance),
             spare: None,
+            calling: false,
         })
     }
 }
@@ -134,7 +138,7 @@ struct Instance {
 impl Instance {
     /// Instantiates the component and constructs its manager. On failure the host
     /// state is handed back, so a caller retrying later loses nothing.
-    fn start(
+    async fn start(
         pre: &CheckpointerPre<HostState>,
         state: HostState,
         key: &Option<String>,
@@ -143,13 +147,16 @@ impl Instance {
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(|mut cx| Ok(deadline::on_deadline(cx.data_mut())));
         deadline::restart(&mut store);
-        let started = pre.instantiate(&mut store).and_then(|bindings| {
+        let started = async {
+            let bindings = pre.instantiate_async(&mut store).await?;
             let manager = bindings
                 .pipeline_checkpoint_manager()
                 .checkpoint_manager()
-                .call_constructor(&mut store, key.as_deref())?;
+                .call_constructor(&mut store, key.as_deref())
+                .await?;
             Ok((bindings, manager))
-        });
+        }
+        .await;
         match started {
             Ok((bindings, manager)) => Ok(Self {
                 store,
@@ -168,12 +175,16 @@ impl Instance {
 }
 
 /// One checkpoint key's manager: a component instance with its own storage and
-/// consumer.
+/// consumer. Its calls are `async`: while the storage or the consumer waits for I/O,
+/// the instance is suspended and the thread runs other tasks. The futures are `Send`,
+/// so managers can be driven from a multi-threaded runtime's tasks.
 ///
 /// If a call traps (a fault in the component, or a host [`crate::Fault::Abort`]),
 /// the instance is discarded and the call returns [`Error::Trap`]; the next call runs
 /// on a fresh instance that starts again from what storage holds, as a restarted
-/// process would.
+/// process would. A call whose future is dropped before it completes is treated the
+/// same way: whatever it left half done (a put that may be durable, an ack not yet
+/// made) is read again from storage by the next call, as after a crash.
 pub struct Manager {
     pre: CheckpointerPre<HostState>,
     /// Keeps the engine's epoch thread running while the manager lives.
@@ -183,90 +194,116 @@ pub struct Manager {
     instance: Option<Instance>,
     /// The host state rescued from a trapped instance, to restart with.
     spare: Option<HostState>,
+    /// Set while a call runs: still set when the next call starts, it means the last
+    /// call's future was dropped mid-call, and its instance cannot be trusted.
+    calling: bool,
 }
 
 impl Manager {
     /// Makes `new_offset` durable, then acknowledges `ids` (copied into the
     /// component and back out, as WIT `list<string>`).
-    pub fn write_checkpoint(&mut self, ids: &[String], new_offset: u64) -> Result<(), Error> {
-        self.call(|inst| {
-            inst.bindings
-                .pipeline_checkpoint_manager()
-                .checkpoint_manager()
-                .call_write_checkpoint(&mut inst.store, inst.manager, ids, new_offset)
-        })
+    pub async fn write_checkpoint(&mut self, ids: &[String], new_offset: u64) -> Result<(), Error> {
+        let inst = self.live().await?;
+        let result = inst
+            .bindings
+            .pipeline_checkpoint_manager()
+            .checkpoint_manager()
+            .call_write_checkpoint(&mut inst.store, inst.manager, ids, new_offset)
+            .await;
+        self.settle(result)
     }
 
     /// Makes `new_offset` durable, then acknowledges `ids`, which stay in the host: the
     /// component gets a handle and hands it back to the consumer, so the call costs the
-    /// same for 1 id or 10,000. `ids` is lent for the call and given back unchanged.
-    pub fn write_checkpoint_batch(
+    /// same for 1 id or 10,000. `ids` is lent for the call and given back unchanged
+    /// (left empty if the future is dropped before it completes).
+    pub async fn write_checkpoint_batch(
         &mut self,
         ids: &mut Vec<String>,
         new_offset: u64,
     ) -> Result<(), Error> {
-        self.call(|inst| {
-            std::mem::swap(&mut inst.store.data_mut().batch, ids);
-            let result = inst
-                .bindings
-                .pipeline_checkpoint_manager()
-                .checkpoint_manager()
-                .call_write_checkpoint_batch(
-                    &mut inst.store,
-                    inst.manager,
-                    Resource::<LentBatch>::new_borrow(0),
-                    new_offset,
-                );
-            std::mem::swap(&mut inst.store.data_mut().batch, ids);
-            result
-        })
+        let inst = self.live().await?;
+        std::mem::swap(&mut inst.store.data_mut().batch, ids);
+        let result = inst
+            .bindings
+            .pipeline_checkpoint_manager()
+            .checkpoint_manager()
+            .call_write_checkpoint_batch(
+                &mut inst.store,
+                inst.manager,
+                Resource::<LentBatch>::new_borrow(0),
+                new_offset,
+            )
+            .await;
+        std::mem::swap(&mut inst.store.data_mut().batch, ids);
+        self.settle(result)
     }
 
     /// Returns the durable offset: the stored record's, or 0 if there is none.
-    pub fn get_checkpoint(&mut self) -> Result<u64, Error> {
-        self.call(|inst| {
-            inst.bindings
-                .pipeline_checkpoint_manager()
-                .checkpoint_manager()
-                .call_get_checkpoint(&mut inst.store, inst.manager)
-        })
+    pub async fn get_checkpoint(&mut self) -> Result<u64, Error> {
+        let inst = self.live().await?;
+        let result = inst
+            .bindings
+            .pipeline_checkpoint_manager()
+            .checkpoint_manager()
+            .call_get_checkpoint(&mut inst.store, inst.manager)
+            .await;
+        self.settle(result)
     }
 
-    /// Runs one call on the live instance (restarting it first if the previous call
-    /// trapped) and sorts the outcome into the host's error types.
-    fn call<T>(
-        &mut self,
-        f: impl FnOnce(&mut Instance) -> wasmtime::Result<Result<T, WitCheckpointError>>,
-    ) -> Result<T, Error> {
-        let instance = match &mut self.instance {
-            Some(instance) => instance,
-            None => {
-                let state = self
-                    .spare
-                    .take()
-                    .expect("a trapped instance leaves its state");
-                match Instance::start(&self.pre, state, &self.key) {
-                    Ok(instance) => self.instance.insert(instance),
-                    Err(failed) => {
-                        let (e, state) = *failed;
-                        self.spare = Some(state);
-                        return Err(e);
-                    }
+    /// The instance to call, restarted first if the previous call trapped or was
+    /// dropped mid-call, with a whole deadline.
+    async fn live(&mut self) -> Result<&mut Instance, Error> {
+        if std::mem::take(&mut self.calling) {
+            self.discard();
+        }
+        if self.instance.is_none() {
+            // Only a restart whose own future was dropped leaves no state behind.
+            let state = self.spare.take().ok_or_else(|| {
+                Error::Load(wasmtime::Error::msg(
+                    "a call was dropped while its instance restarted, and the storage and \
+                     consumer went with it: open a new manager",
+                ))
+            })?;
+            match Instance::start(&self.pre, state, &self.key).await {
+                Ok(instance) => self.instance = Some(instance),
+                Err(failed) => {
+                    let (e, state) = *failed;
+                    self.spare = Some(state);
+                    return Err(e);
                 }
             }
-        };
+        }
+        self.calling = true;
+        let instance = self.instance.as_mut().expect("started above");
         deadline::restart(&mut instance.store);
-        match f(instance) {
+        Ok(instance)
+    }
+
+    /// Sorts a call's outcome into the host's error types, discarding the instance if
+    /// the call trapped: a trapped instance may be mid-update; it is never called again.
+    fn settle<T>(
+        &mut self,
+        result: wasmtime::Result<Result<T, WitCheckpointError>>,
+    ) -> Result<T, Error> {
+        self.calling = false;
+        match result {
             Ok(result) => result.map_err(|e| Error::Checkpoint(CheckpointError::from(e))),
             Err(trap) => {
-                // A trapped instance may be mid-update; never call into it again.
-                let dead = self.instance.take().expect("it just ran");
-                let state = dead.store.into_data();
-                let error = classify_trap(trap, &state.limits, Error::Trap);
-                self.spare = Some(state);
-                Err(error)
+                let limits = self.discard();
+                Err(classify_trap(trap, &limits, Error::Trap))
             }
         }
+    }
+
+    /// Drops the live instance, keeping its host state for the next one; returns its
+    /// limits.
+    fn discard(&mut self) -> Limits {
+        let dead = self.instance.take().expect("a call ran on it");
+        let state = dead.store.into_data();
+        let limits = state.limits;
+        self.spare = Some(state);
+        limits
     }
 }
 

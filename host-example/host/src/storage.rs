@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 pub use pipeline_checkpoint_guest::{Expected, Stored};
 
-use crate::{StorageError, StorageResult};
+use crate::{BoxFuture, StorageError, StorageResult};
 
 /// Durable key-value storage for checkpoint records, with versions for conditional
-/// writes: the two calls the component makes.
+/// writes: the two calls the component makes, both asynchronous.
 ///
 /// Implementations keep the WIT's promises: `put` returning `Ok` means the value
 /// survives a crash or power loss, a failed `put` leaves the previous value intact, and
@@ -18,18 +18,66 @@ use crate::{StorageError, StorageResult};
 /// that has only an unconditional put and a get (as the Python pipelines' backends
 /// do) is wrapped in [`ProcessFenced`], which says what it gives up.
 ///
+/// The calls run on the executor of whoever drives the [`crate::Manager`] (a tokio
+/// runtime): an implementation awaits its I/O, and moves blocking work (an fsync, a
+/// blocking client) onto tokio's blocking pool, never onto the executor's threads.
+/// Implement the methods as `async fn`s; their futures must be `Send`.
+///
 /// Keys arrive from the component unvalidated; an implementation that maps keys to
 /// paths or URLs must check them (see [`crate::validate_key`]). An implementation
 /// fails a call with a [`StorageError`] for the component to act on, or aborts it
 /// ([`crate::Fault::Abort`]).
 pub trait Storage: Send {
     /// Returns the value under `key` and its version, or `None`. Never modifies.
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>>;
+    fn get(&mut self, key: &str) -> impl Future<Output = StorageResult<Option<Stored>>> + Send;
 
     /// Durably stores `value` under `key` if the key still matches `expected`, and
     /// returns the new value's version; otherwise writes nothing and fails with
     /// [`StorageError::Conflict`]. The compare and the write are one atomic step.
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64>;
+    fn put(
+        &mut self,
+        key: &str,
+        value: &str,
+        expected: Expected,
+    ) -> impl Future<Output = StorageResult<u64>> + Send;
+}
+
+/// A [`Storage`] behind a pointer, as a component instance holds it: every `Storage`
+/// is one (each call's future boxed), and a `Box<dyn DynStorage>` is a `Storage` again.
+/// A backend chosen at run time ([`crate::StorageLocation`]) is one of these.
+pub trait DynStorage: Send {
+    /// [`Storage::get`], its future boxed.
+    fn get_boxed<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, StorageResult<Option<Stored>>>;
+    /// [`Storage::put`], its future boxed.
+    fn put_boxed<'a>(
+        &'a mut self,
+        key: &'a str,
+        value: &'a str,
+        expected: Expected,
+    ) -> BoxFuture<'a, StorageResult<u64>>;
+}
+
+impl<S: Storage> DynStorage for S {
+    fn get_boxed<'a>(&'a mut self, key: &'a str) -> BoxFuture<'a, StorageResult<Option<Stored>>> {
+        Box::pin(self.get(key))
+    }
+    fn put_boxed<'a>(
+        &'a mut self,
+        key: &'a str,
+        value: &'a str,
+        expected: Expected,
+    ) -> BoxFuture<'a, StorageResult<u64>> {
+        Box::pin(self.put(key, value, expected))
+    }
+}
+
+impl Storage for Box<dyn DynStorage> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        (**self).get_boxed(key).await
+    }
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        (**self).put_boxed(key, value, expected).await
+    }
 }
 
 /// What a host that is not the component does with a [`Storage`]: read a value, and
@@ -37,19 +85,25 @@ pub trait Storage: Send {
 /// compare-and-swap, so that a writer that got in between is reported, not overwritten.
 pub trait StorageExt: Storage {
     /// The value under `key`, or `None`.
-    fn value(&mut self, key: &str) -> StorageResult<Option<String>> {
-        Ok(self.get(key)?.map(|stored| stored.value))
+    fn value(&mut self, key: &str) -> impl Future<Output = StorageResult<Option<String>>> + Send {
+        async move { Ok(self.get(key).await?.map(|stored| stored.value)) }
     }
 
     /// Replaces the value under `key`, whatever it is, and returns the new version; a
     /// [`StorageError::Conflict`] if another writer replaced it between the read and
     /// the write.
-    fn replace(&mut self, key: &str, value: &str) -> StorageResult<u64> {
-        let expected = match self.get(key)? {
-            Some(stored) => Expected::Version(stored.version),
-            None => Expected::Absent,
-        };
-        self.put(key, value, expected)
+    fn replace(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = StorageResult<u64>> + Send {
+        async move {
+            let expected = match self.get(key).await? {
+                Some(stored) => Expected::Version(stored.version),
+                None => Expected::Absent,
+            };
+            self.put(key, value, expected).await
+        }
     }
 }
 
@@ -59,10 +113,10 @@ impl<S: Storage + ?Sized> StorageExt for S {}
 /// `StorageBackend`. Wrap it in [`ProcessFenced`] to use it as a [`Storage`].
 pub trait UnversionedStorage: Send {
     /// Durably stores `value` under `key`, replacing any previous value atomically.
-    fn put(&mut self, key: &str, value: &str) -> StorageResult<()>;
+    fn put(&mut self, key: &str, value: &str) -> impl Future<Output = StorageResult<()>> + Send;
 
     /// Returns the value under `key`, or `None` if there is none. Never modifies.
-    fn get(&mut self, key: &str) -> StorageResult<Option<String>>;
+    fn get(&mut self, key: &str) -> impl Future<Output = StorageResult<Option<String>>> + Send;
 }
 
 /// A [`Storage`] over an [`UnversionedStorage`], whose versions are the values'
@@ -75,17 +129,17 @@ pub trait UnversionedStorage: Send {
 pub struct ProcessFenced<S>(pub S);
 
 impl<S: UnversionedStorage> Storage for ProcessFenced<S> {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        Ok(self.0.get(key)?.map(|value| Stored {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        Ok(self.0.get(key).await?.map(|value| Stored {
             version: content_version(&value),
             value,
         }))
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
-        let current = self.get(key)?;
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let current = self.get(key).await?;
         check_expected(key, current.map(|s| s.version), expected)?;
-        self.0.put(key, value)?;
+        self.0.put(key, value).await?;
         Ok(content_version(value))
     }
 }
@@ -153,14 +207,14 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         Ok(self.values.get(key).map(|v| Stored {
             value: v.value.clone(),
             version: v.version,
         }))
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         check_expected(key, self.values.get(key).map(|v| v.version), expected)?;
         self.last_version += 1;
         let version = self.last_version;
@@ -178,14 +232,5 @@ impl Storage for MemoryStorage {
             }
         }
         Ok(version)
-    }
-}
-
-impl<S: Storage + ?Sized> Storage for Box<S> {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        (**self).get(key)
-    }
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
-        (**self).put(key, value, expected)
     }
 }

@@ -1,6 +1,11 @@
 //! [`Tenants`]: many isolated checkpoint tenants on one runtime. Each [`Tenant`] has
 //! its own instance (its own store, memory and limits), its own storage root and its
 //! own ack log; a trap or a limit hit in one discards that tenant's instance only.
+//!
+//! Tenants are driven as tasks: a [`Tenant`] is `Send`, its calls are `async`, and a
+//! tenant waiting for its storage holds no thread, so an embedder runs thousands of
+//! them at once on a few threads of its own runtime (`tokio::spawn` one task per
+//! tenant); a [`Tenants`] is cheap to clone into each.
 
 use std::collections::HashSet;
 use std::ops::{Deref, DerefMut};
@@ -142,17 +147,20 @@ impl Tenants {
     /// Opens tenant `id`: a fresh instance over its own storage and ack log. Its first
     /// write reads its durable checkpoint. Refused while another handle to the same
     /// tenant is open.
-    pub fn open(&self, id: &str) -> Result<Tenant, TenantError> {
+    pub async fn open(&self, id: &str) -> Result<Tenant, TenantError> {
         let claim = self.claim(id)?;
         let storage_error = |source| TenantError::Storage {
             id: id.to_owned(),
             source,
         };
-        let storage = claim.records.open().map_err(storage_error)?;
-        let consumer = FileConsumer::open(claim.dir.join(ACK_LOG_FILE)).map_err(storage_error)?;
+        let storage = claim.records.open().await.map_err(storage_error)?;
+        let consumer = FileConsumer::open(claim.dir.join(ACK_LOG_FILE))
+            .await
+            .map_err(storage_error)?;
         let manager = self
             .runtime
             .open(None, storage, consumer)
+            .await
             .map_err(|source| TenantError::Host {
                 id: id.to_owned(),
                 source,

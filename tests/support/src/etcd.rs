@@ -136,7 +136,7 @@ impl EtcdServer {
         let mut probe = self.storage("readiness");
         let log = self.data.path().join("etcd.log");
         crate::server::wait_until_ready(&mut self.child, "etcd", READY_WITHIN, &log, || {
-            probe.get("probe").is_ok()
+            crate::block_on(probe.get("probe")).is_ok()
         })
     }
 

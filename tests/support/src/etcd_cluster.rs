@@ -347,7 +347,7 @@ impl EtcdCluster {
 fn answers(probe: &mut EtcdStorage) -> bool {
     use pipeline_checkpoint_host::{Fault, StorageError};
     matches!(
-        probe.get("probe"),
+        crate::block_on(probe.get("probe")),
         Ok(_) | Err(Fault::Error(StorageError::AccessDenied(_)))
     )
 }

@@ -45,6 +45,17 @@ pub fn required(what: &str) -> bool {
     .is_some_and(|v| v == "1")
 }
 
+/// Runs `future` to completion on a runtime of its own (current-thread, with a
+/// blocking pool and timers): for the synchronous parts of tests and launchers (a
+/// readiness probe, a setup before processes start) that call the asynchronous API.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a test runtime starts")
+        .block_on(future)
+}
+
 /// Says that a test is skipped, why (`line`: `"{test}: SKIPPED: {why}"`) and how to
 /// run it (`fix`), or fails the test where CI requires `requirement`
 /// (`PIPELINE_CHECKPOINT_REQUIRE_<REQUIREMENT>=1`). The notice goes straight to the

@@ -80,7 +80,7 @@ impl Recorder {
 }
 
 impl Storage for Recorder {
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         let mut s = self.inner.lock().unwrap();
         s.calls.push(Call::Put(key.into(), value.into()));
         if let Some(failure) = s.put_failure.clone() {
@@ -91,7 +91,7 @@ impl Storage for Recorder {
         s.values.insert(key.into(), value.into());
         Ok(content_version(value))
     }
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         let mut s = self.inner.lock().unwrap();
         s.calls.push(Call::Get(key.into()));
         if let Some(failure) = s.get_failure.clone() {
@@ -105,7 +105,7 @@ impl Storage for Recorder {
 }
 
 impl Consumer for Recorder {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         let mut s = self.inner.lock().unwrap();
         s.calls.push(Call::Ack(ids.to_vec()));
         match s.ack_failure.clone() {
@@ -141,9 +141,10 @@ pub fn recorder_holding(value: &str) -> Recorder {
 
 /// A manager for the default key over `recorder` (as both storage and consumer),
 /// stamping records with [`fixed_clock`].
-pub fn open_recorded(recorder: &Recorder) -> Manager {
+pub async fn open_recorded(recorder: &Recorder) -> Manager {
     runtime()
         .open_with_clock(None, recorder.clone(), recorder.clone(), fixed_clock)
+        .await
         .expect("opening a manager cannot fail")
 }
 
@@ -158,11 +159,13 @@ pub fn checkpoint_error<T: std::fmt::Debug>(result: Result<T, Error>) -> Checkpo
 
 /// A manager over `storage`, which holds a damaged record under [`KEY`], refuses to
 /// write with `corrupt-record` and acknowledges nothing.
-#[track_caller]
-pub fn assert_a_write_over_it_is_corrupt_record(storage: impl Storage + 'static, what: &str) {
+pub async fn assert_a_write_over_it_is_corrupt_record(storage: impl Storage + 'static, what: &str) {
     let consumer = Recorder::new();
-    let mut manager = runtime().open(None, storage, consumer.clone()).unwrap();
-    let result = manager.write_checkpoint(&ids(&["m"]), 5);
+    let mut manager = runtime()
+        .open(None, storage, consumer.clone())
+        .await
+        .unwrap();
+    let result = manager.write_checkpoint(&ids(&["m"]), 5).await;
     assert!(
         matches!(
             result,

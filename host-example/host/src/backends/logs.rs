@@ -8,8 +8,8 @@ use std::io::Read;
 use std::path::PathBuf;
 
 #[cfg(feature = "files")]
-use super::files::{AppendLog, last_complete_line, open_for_reading};
-use crate::StorageError;
+use super::files::{FileLog, last_complete_line, open_for_reading};
+use crate::{BoxFuture, StorageError};
 
 /// An append-only log of newline-terminated lines with one writer at a time.
 ///
@@ -17,7 +17,7 @@ use crate::StorageError;
 /// failed append leaves none of its lines visible to readers.
 pub trait Log: Send + fmt::Debug {
     /// Appends `lines` (one or more lines, each ending in `'\n'`), durably.
-    fn append(&mut self, lines: &[u8]) -> Result<(), StorageError>;
+    fn append<'a>(&'a mut self, lines: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>>;
     /// The length of the log's complete lines, in bytes.
     fn len(&self) -> u64;
     /// Whether the log has no complete line.
@@ -26,47 +26,40 @@ pub trait Log: Send + fmt::Debug {
     }
     /// Keeps the first `len` bytes, which must end a line (or be 0), and removes the
     /// rest, durably.
-    fn cut_to(&mut self, len: u64) -> Result<(), StorageError>;
-}
-
-#[cfg(feature = "files")]
-impl Log for AppendLog {
-    fn append(&mut self, lines: &[u8]) -> Result<(), StorageError> {
-        AppendLog::append(self, lines)
-    }
-    fn len(&self) -> u64 {
-        AppendLog::len(self)
-    }
-    fn cut_to(&mut self, len: u64) -> Result<(), StorageError> {
-        AppendLog::cut_to(self, len)
-    }
+    fn cut_to(&mut self, len: u64) -> BoxFuture<'_, Result<(), StorageError>>;
 }
 
 /// Where a pipeline's logs are: each named log (`sink.jsonl`, `acks.log`) opened for
 /// appending, read back as a stream, or read from its end.
+///
+/// Opening is asynchronous; the two reads of a whole log ([`Logs::reader`] and
+/// [`Logs::last_line`]) block, and are meant for tokio's blocking pool
+/// (`spawn_blocking`), where a pipeline checks its state before it starts.
 pub trait Logs: Send + Sync + fmt::Debug {
     /// Opens log `name` for appending, creating it if missing; a partial last line a
     /// crash left is cut off.
-    fn open(&self, name: &str) -> Result<Box<dyn Log>, StorageError>;
+    fn open<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Box<dyn Log>, StorageError>>;
     /// The complete lines of log `name`, as a stream (a partial last line may end it;
-    /// readers ignore it); `None` if there is no such log.
+    /// readers ignore it); `None` if there is no such log. Blocking.
     fn reader(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, StorageError>;
     /// The last complete line of log `name` without its `'\n'`, and its 1-based
-    /// number; `None` if the log is empty or missing.
+    /// number; `None` if the log is empty or missing. Blocking.
     fn last_line(&self, name: &str) -> Result<Option<(usize, Vec<u8>)>, StorageError>;
     /// Where log `name` is, for messages: a path, or a URL.
     fn describe(&self, name: &str) -> String;
 }
 
-/// Logs as files in a directory: `DIR/NAME`, each an [`AppendLog`].
+/// Logs as files in a directory: `DIR/NAME`, each a [`FileLog`].
 #[cfg(feature = "files")]
 #[derive(Debug, Clone)]
 pub struct FileLogs(pub PathBuf);
 
 #[cfg(feature = "files")]
 impl Logs for FileLogs {
-    fn open(&self, name: &str) -> Result<Box<dyn Log>, StorageError> {
-        Ok(Box::new(AppendLog::open(self.0.join(name))?))
+    fn open<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Box<dyn Log>, StorageError>> {
+        Box::pin(
+            async move { Ok(Box::new(FileLog::open(self.0.join(name)).await?) as Box<dyn Log>) },
+        )
     }
 
     fn reader(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, StorageError> {

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::{Storage, StorageError};
+use crate::{BoxFuture, DynStorage, StorageError};
 use logs::Logs;
 
 #[cfg(feature = "etcd")]
@@ -40,13 +40,28 @@ pub mod sqlite;
 #[cfg(any(feature = "etcd", feature = "s3", feature = "redis"))]
 pub mod url_parts;
 
+/// Runs `io`, blocking work (file I/O, a blocking client's call), on tokio's blocking
+/// pool and waits for it without holding an executor thread. `what` names the work if
+/// the task cannot finish (a panic in it, or a runtime shutting down).
+pub(crate) async fn off_executor<T: Send + 'static>(
+    what: &str,
+    io: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, StorageError> {
+    tokio::task::spawn_blocking(io).await.unwrap_or_else(|e| {
+        Err(StorageError::Io(crate::Cause::with_source(
+            format!("{what}: the blocking task did not finish"),
+            e,
+        )))
+    })
+}
+
 /// Where a backend keeps records: what [`StorageLocation`] holds.
 pub trait Backend: fmt::Debug + fmt::Display + Send + Sync {
     /// Opens the storage (creating a missing directory, or connecting lazily).
-    fn open(&self) -> Result<Box<dyn Storage>, StorageError>;
+    fn open(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>>;
     /// Opens the storage for reading only: it creates nothing, and refuses puts where
     /// the backend can tell (files); for tools that only look.
-    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError>;
+    fn open_read_only(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>>;
     /// The location of tenant `id`'s records, apart from every other tenant's.
     fn for_tenant(&self, id: &str) -> Arc<dyn Backend>;
     /// Where `key`'s record is, for messages: a file path or a URL.
@@ -74,13 +89,13 @@ impl StorageLocation {
     }
 
     /// Opens the storage.
-    pub fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        self.0.open()
+    pub async fn open(&self) -> Result<Box<dyn DynStorage>, StorageError> {
+        self.0.open().await
     }
 
     /// Opens the storage to read only, creating nothing.
-    pub fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
-        self.0.open_read_only()
+    pub async fn open_read_only(&self) -> Result<Box<dyn DynStorage>, StorageError> {
+        self.0.open_read_only().await
     }
 
     /// The location of tenant `id`'s records: `DIR/ID`, or `PREFIX/ID`.

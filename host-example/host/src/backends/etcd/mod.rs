@@ -79,8 +79,38 @@ impl EtcdStorage {
     }
 }
 
+/// The client blocks; each call runs on tokio's blocking pool with a clone of the
+/// storage, whose client state (the member that answered last, the auth token) comes
+/// back with the answer.
 impl Storage for EtcdStorage {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        let key = key.to_owned();
+        self.off_executor(move |etcd| etcd.get_blocking(&key)).await
+    }
+
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.off_executor(move |etcd| etcd.put_blocking(&key, &value, expected))
+            .await
+    }
+}
+
+impl EtcdStorage {
+    async fn off_executor<T: Send + 'static>(
+        &mut self,
+        call: impl FnOnce(&mut Self) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let mut etcd = self.clone();
+        let (etcd, result) = crate::backends::off_executor("an etcd call", move || {
+            let result = call(&mut etcd);
+            Ok((etcd, result))
+        })
+        .await?;
+        *self = etcd;
+        result
+    }
+
+    fn get_blocking(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         let etcd_key = self.etcd_key(key)?;
         let body = json!({ "key": BASE64.encode(&etcd_key) });
         let range: RangeResponse = self.client.call("kv/range", &body, Replay::Always)?;
@@ -92,7 +122,7 @@ impl Storage for EtcdStorage {
             .transpose()?)
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    fn put_blocking(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         let etcd_key = self.etcd_key(key)?;
         let encoded_key = BASE64.encode(&etcd_key);
         let compare = match expected {
@@ -205,12 +235,20 @@ impl KeyValue {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl crate::backends::Backend for EtcdUrl {
-    fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(EtcdStorage::open(self.clone())?))
+    fn open(&self) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
+        let url = self.clone();
+        Box::pin(async move {
+            let storage =
+                crate::backends::off_executor("opening etcd", move || EtcdStorage::open(url))
+                    .await?;
+            Ok(Box::new(storage) as Box<dyn crate::DynStorage>)
+        })
     }
 
     /// etcd creates nothing on a read: the same client.
-    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
+    fn open_read_only(
+        &self,
+    ) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
         self.open()
     }
 

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::append_log::{AppendLog, complete_lines, last_complete_line};
+use super::FileLog;
+use super::append_log::{complete_lines, last_complete_line};
 use super::io_error;
 use crate::backends::logs::Log;
 use crate::{AckError, AckResult, Cause, Consumer, StorageError};
@@ -67,8 +68,8 @@ fn first_version() -> u64 {
 impl FileConsumer {
     /// Opens the log at `path` for appending, creating it and its directories if
     /// missing. A partial last line, left by a crash mid-append, is cut off.
-    pub fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
-        let log = AppendLog::open(path)?;
+    pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let log = FileLog::open(path).await?;
         let name = log.path().display().to_string();
         Ok(Self::on_log(Box::new(log), name))
     }
@@ -150,7 +151,7 @@ impl AckEntry {
 }
 
 impl Consumer for FileConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         self.line.clear();
         // serde_json escapes quotes and newlines, so one call is always one line.
         let offset = self.offset.as_ref().map(|o| o.load(Ordering::Acquire));
@@ -164,6 +165,7 @@ impl Consumer for FileConsumer {
         self.line.push(b'\n');
         self.log
             .append(&self.line)
+            .await
             .map_err(|e| AckError::Unavailable(e.to_string()).into())
     }
 }

@@ -4,11 +4,12 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::append_log::open_for_reading;
-use super::{create_dirs_durably, io_error, parent_dir, sync_dir};
+use super::{create_dirs_durably, io_error, off_executor, parent_dir, sync_dir};
 use crate::storage::{Expected, Stored, check_expected, content_version};
 use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
 
@@ -20,7 +21,10 @@ use crate::{Cause, Storage, StorageError, StorageResult, validate_key};
 /// takes: several processes may share a root, and a stale one is fenced. Temporary
 /// files that a crash left behind are hidden (`.name.XXXXXX.tmp`), never read, and
 /// removed by the next `put` of their key.
-#[derive(Debug)]
+///
+/// Its I/O runs on tokio's blocking pool (see [`super`]). Clones share the record of
+/// which keys' debris was cleaned.
+#[derive(Debug, Clone)]
 pub struct FileStorage {
     root: PathBuf,
     /// How long a put waits for the directory's lock before it gives up.
@@ -31,7 +35,7 @@ pub struct FileStorage {
     read_only: bool,
     /// Targets whose leftover temporary files this instance has already removed:
     /// debris only appears after a crash, so scanning once per process is enough.
-    cleaned: HashSet<PathBuf>,
+    cleaned: Arc<Mutex<HashSet<PathBuf>>>,
     /// A sync that `put` leaves out, in debug builds only: the power-cut tests set it
     /// (through [`SKIP_PUT_SYNC_VAR`]) to show that they catch its absence.
     #[cfg(debug_assertions)]
@@ -67,7 +71,17 @@ pub const DEFAULT_MAX_VALUE_BYTES: usize = 1 << 20;
 
 impl FileStorage {
     /// Opens the storage under `root`, creating the directory if it is missing.
-    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let root = root.into();
+        off_executor("creating a storage directory", move || {
+            Self::open_blocking(root)
+        })
+        .await
+    }
+
+    /// [`FileStorage::open`] for a caller outside an asynchronous context: it blocks
+    /// while it creates the directory.
+    pub fn open_blocking(root: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let root = root.into();
         create_dirs_durably(&root)?;
         Ok(Self::at(root, false))
@@ -97,7 +111,7 @@ impl FileStorage {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             read_only,
-            cleaned: HashSet::new(),
+            cleaned: Arc::default(),
             #[cfg(debug_assertions)]
             left_out: match std::env::var(SKIP_PUT_SYNC_VAR).as_deref() {
                 Ok("file") => Some(PutSync::File),
@@ -169,7 +183,7 @@ impl FileStorage {
 impl FileStorage {
     /// Writes `value` to a new temporary file beside `key`'s file and syncs it: the
     /// slow steps of a put, done without holding the directory's lock.
-    fn stage(&mut self, key: &str, value: &str) -> Result<Staged, StorageError> {
+    fn stage(&self, key: &str, value: &str) -> Result<Staged, StorageError> {
         let target = self.path_of(key)?;
         let dir = parent_dir(&target).to_path_buf();
         create_dirs_durably(&dir)?;
@@ -179,9 +193,11 @@ impl FileStorage {
         let dir_lock = lock_dir(&dir, self.lock_timeout)?;
         // Best effort: debris only costs space, so failing to clean it must not turn
         // into a failed checkpoint; an uncleaned target is simply retried next time.
-        if !self.cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
-            self.cleaned.insert(target.clone());
+        let mut cleaned = self.cleaned.lock().unwrap_or_else(|p| p.into_inner());
+        if !cleaned.contains(&target) && self.clean_temp_files(key).is_ok() {
+            cleaned.insert(target.clone());
         }
+        drop(cleaned);
         // The temporary file must be in the target's directory: a rename is only
         // atomic within one file system. It deletes itself if we fail before the
         // rename, so a full disk leaves no debris behind.
@@ -352,11 +368,13 @@ fn lock_dir(_dir: &Path, _timeout: Duration) -> Result<(), StorageError> {
 }
 
 impl Storage for FileStorage {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        Ok(Self::read(&self.path_of(key)?, self.max_value_bytes)?)
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        let path = self.path_of(key)?;
+        let max = self.max_value_bytes;
+        Ok(off_executor("reading a record", move || Self::read(&path, max)).await?)
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         if self.read_only {
             return Err(StorageError::AccessDenied(Cause::new(format!(
                 "{} was opened read-only",
@@ -364,8 +382,12 @@ impl Storage for FileStorage {
             )))
             .into());
         }
-        self.stage(key, value)?.commit(expected)?;
-        Ok(content_version(value))
+        let (this, key, value) = (self.clone(), key.to_owned(), value.to_owned());
+        let put = move || {
+            this.stage(&key, &value)?.commit(expected)?;
+            Ok(content_version(&value))
+        };
+        Ok(off_executor("writing a record", put).await?)
     }
 }
 

@@ -5,20 +5,30 @@
 //!   fsync.
 //! - [`AppendLog`]: an append-only file, fdatasync on every append, torn tail repaired.
 //! - [`FileConsumer`]: the ack log, an [`AppendLog`] of JSON lines.
+//! - [`FileLog`]: an [`AppendLog`] for asynchronous code.
+//!
+//! File I/O blocks, and a sync blocks for milliseconds: every call of the asynchronous
+//! API ([`crate::Storage`], [`crate::Consumer`], [`crate::backends::logs::Log`]) runs
+//! its I/O on tokio's blocking pool ([`super::off_executor`]), so that many tenants' syncs are
+//! in flight at once while the executor's threads go on with other tasks. These
+//! backends therefore need a tokio runtime.
 
 use std::fs::{self, File};
 use std::io::ErrorKind;
 use std::path::Path;
 
+pub(crate) use super::off_executor;
 use crate::StorageError;
 
 mod ack_log;
 mod append_log;
+mod file_log;
 mod file_storage;
 
 pub use ack_log::FileConsumer;
 pub use ack_log::{ACK_LOG_VERSION, AckEntry};
 pub use append_log::{AppendLog, complete_lines, last_complete_line, open_for_reading};
+pub use file_log::FileLog;
 pub use file_storage::{DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_VALUE_BYTES, FileStorage};
 
 /// The ack log's conventional file name in a state directory: [`crate::Tenants`] and
@@ -87,12 +97,19 @@ pub(crate) fn io_error(op: &str, path: &Path, err: std::io::Error) -> StorageErr
 pub struct FilesLocation(pub std::path::PathBuf);
 
 impl super::Backend for FilesLocation {
-    fn open(&self) -> Result<Box<dyn crate::Storage>, StorageError> {
-        Ok(Box::new(FileStorage::open(&self.0)?))
+    fn open(&self) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
+        Box::pin(async move {
+            let storage = FileStorage::open(self.0.clone()).await?;
+            Ok(Box::new(storage) as Box<dyn crate::DynStorage>)
+        })
     }
 
-    fn open_read_only(&self) -> Result<Box<dyn crate::Storage>, StorageError> {
-        Ok(Box::new(FileStorage::open_read_only(&self.0)))
+    fn open_read_only(
+        &self,
+    ) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
+        Box::pin(async move {
+            Ok(Box::new(FileStorage::open_read_only(&self.0)) as Box<dyn crate::DynStorage>)
+        })
     }
 
     fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn super::Backend> {

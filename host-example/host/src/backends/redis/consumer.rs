@@ -1,5 +1,7 @@
 //! [`RedisStreamConsumer`]: acknowledgements as `XACK` on a stream's consumer group.
 
+use std::sync::{Arc, Mutex};
+
 use crate::error::{AckError, Fault};
 use crate::{AckResult, Consumer};
 
@@ -11,40 +13,51 @@ use super::{RedisCallError, RedisConnection, RedisStreamUrl};
 /// call connects again). Anything Redis refuses (an id that is not a stream id, a
 /// group that does not exist, a key that is not a stream): `rejected`, with Redis's
 /// words.
+///
+/// The connection blocks: each ack runs on tokio's blocking pool, which alone takes the
+/// connection's lock.
 pub struct RedisStreamConsumer {
-    connection: RedisConnection,
+    connection: Arc<Mutex<RedisConnection>>,
 }
 
 impl RedisStreamConsumer {
     /// A consumer of the stream and group `url` names, connected.
     pub fn open(url: &RedisStreamUrl) -> Result<Self, RedisCallError> {
-        Ok(Self {
-            connection: RedisConnection::open(url)?,
-        })
+        Ok(Self::new(RedisConnection::open(url)?))
     }
 
     /// A consumer over an open connection.
     pub fn new(connection: RedisConnection) -> Self {
-        Self { connection }
+        Self {
+            connection: Arc::new(Mutex::new(connection)),
+        }
     }
 }
 
 impl Consumer for RedisStreamConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         if ids.is_empty() {
             return Ok(());
         }
-        let url = self.connection.url();
-        let mut xack = redis::cmd("XACK");
-        xack.arg(&url.stream).arg(&url.group).arg(ids);
-        // XACK may run twice: an id acknowledged already counts 0.
-        let acked: Result<u64, _> = self
-            .connection
-            .idempotent(|connection| connection.query("XACK", &xack));
+        let (connection, ids) = (self.connection.clone(), ids.to_vec());
+        let acked = tokio::task::spawn_blocking(move || {
+            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
+            let url = connection.url();
+            let mut xack = redis::cmd("XACK");
+            xack.arg(&url.stream).arg(&url.group).arg(&ids);
+            // XACK may run twice: an id acknowledged already counts 0.
+            connection.idempotent(|connection| connection.query::<u64>("XACK", &xack))
+        })
+        .await;
         match acked {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_unavailable() => Err(Fault::Error(AckError::Unavailable(e.to_string()))),
-            Err(e) => Err(Fault::Error(AckError::Rejected(e.to_string()))),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if e.is_unavailable() => {
+                Err(Fault::Error(AckError::Unavailable(e.to_string())))
+            }
+            Ok(Err(e)) => Err(Fault::Error(AckError::Rejected(e.to_string()))),
+            Err(e) => Err(Fault::Error(AckError::Unavailable(format!(
+                "the XACK's blocking task did not finish: {e}"
+            )))),
         }
     }
 }

@@ -61,7 +61,7 @@ const CONFLICT_RETRIES: u32 = 5;
 /// `If-Match`, are `conflict`; a value that is not UTF-8 or larger than
 /// [`MAX_VALUE_BYTES`] is `invalid-data`; a missing bucket and any other answer `io`,
 /// with S3's code and message.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct S3Storage {
     client: Client,
     /// Per key, the version and ETag last read or written.
@@ -230,8 +230,37 @@ pub fn version_of(etag: &str) -> u64 {
     u64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 has 32 bytes"))
 }
 
+/// The client blocks; each call runs on tokio's blocking pool with a clone of the
+/// storage, whose ETags come back with the answer.
 impl Storage for S3Storage {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        let key = key.to_owned();
+        self.off_executor(move |s3| s3.get_blocking(&key)).await
+    }
+
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.off_executor(move |s3| s3.put_blocking(&key, &value, expected))
+            .await
+    }
+}
+
+impl S3Storage {
+    async fn off_executor<T: Send + 'static>(
+        &mut self,
+        call: impl FnOnce(&mut Self) -> StorageResult<T> + Send + 'static,
+    ) -> StorageResult<T> {
+        let mut s3 = self.clone();
+        let (s3, result) = crate::backends::off_executor("an S3 call", move || {
+            let result = call(&mut s3);
+            Ok((s3, result))
+        })
+        .await?;
+        *self = s3;
+        result
+    }
+
+    fn get_blocking(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         validate_key(key)?;
         let object_key = self.client.url.object_key(key);
         let answer = self
@@ -263,7 +292,7 @@ impl Storage for S3Storage {
         Ok(Some(Stored { value, version }))
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    fn put_blocking(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         validate_key(key)?;
         let object_key = self.client.url.object_key(key);
         let display_key = self.client.url.display_key(key);
@@ -329,13 +358,26 @@ impl Storage for S3Storage {
 }
 
 impl crate::backends::Backend for S3Url {
-    fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(S3Storage::open(self.clone())?))
+    fn open(&self) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
+        let url = self.clone();
+        Box::pin(async move {
+            let storage =
+                crate::backends::off_executor("opening S3", move || S3Storage::open(url)).await?;
+            Ok(Box::new(storage) as Box<dyn crate::DynStorage>)
+        })
     }
 
     /// No probe: it writes.
-    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(S3Storage::open_read_only(self.clone())?))
+    fn open_read_only(
+        &self,
+    ) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
+        let url = self.clone();
+        Box::pin(async move {
+            let storage =
+                crate::backends::off_executor("opening S3", move || S3Storage::open_read_only(url))
+                    .await?;
+            Ok(Box::new(storage) as Box<dyn crate::DynStorage>)
+        })
     }
 
     fn for_tenant(&self, id: &str) -> std::sync::Arc<dyn crate::backends::Backend> {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use super::ops::{Answer, Op};
 use super::store::Store;
 use super::{SqliteLocation, unexpected};
-use crate::StorageError;
 use crate::backends::Backend;
 use crate::backends::logs::{Log, Logs};
+use crate::{BoxFuture, StorageError};
 
 /// The logs under a [`SqliteLocation`]'s prefix: log `NAME` is `PREFIXNAME`.
 #[derive(Debug, Clone)]
@@ -29,20 +29,20 @@ impl SqliteLogs {
 }
 
 impl Logs for SqliteLogs {
-    fn open(&self, name: &str) -> Result<Box<dyn Log>, StorageError> {
-        Ok(Box::new(SqliteLog::open(
-            self.location.store()?,
-            self.name(name),
-        )?))
+    fn open<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Box<dyn Log>, StorageError>> {
+        Box::pin(async move {
+            let store = self.location.store().await?;
+            Ok(Box::new(SqliteLog::open(store, self.name(name)).await?) as Box<dyn Log>)
+        })
     }
 
     fn reader(&self, name: &str) -> Result<Option<Box<dyn Read + Send>>, StorageError> {
         if !self.location.database_exists()? {
             return Ok(None);
         }
-        let store = self.location.store()?;
+        let store = self.location.store_blocking()?;
         let log = self.name(name);
-        match store.call(Op::Tail { log: log.clone() })? {
+        match store.call_blocking(Op::Tail { log: log.clone() })? {
             Answer::Tail { len: 0, .. } => Ok(None),
             Answer::Tail { .. } => Ok(Some(Box::new(LogReader {
                 store,
@@ -60,7 +60,11 @@ impl Logs for SqliteLogs {
             return Ok(None);
         }
         let log = self.name(name);
-        match self.location.store()?.call(Op::LastLine { log })? {
+        match self
+            .location
+            .store_blocking()?
+            .call_blocking(Op::LastLine { log })?
+        {
             Answer::Line(line) => Ok(line),
             other => Err(unexpected(&other)),
         }
@@ -87,7 +91,7 @@ pub struct SqliteLog {
 }
 
 impl SqliteLog {
-    fn open(store: Arc<Store>, log: String) -> Result<Self, StorageError> {
+    async fn open(store: Arc<Store>, log: String) -> Result<Self, StorageError> {
         let mut opened = Self {
             store,
             log,
@@ -95,16 +99,17 @@ impl SqliteLog {
             lines: 0,
             unsure: true,
         };
-        opened.settle()?;
+        opened.settle().await?;
         Ok(opened)
     }
 
     /// Reads the log's end again if a failure left it unknown.
-    fn settle(&mut self) -> Result<(), StorageError> {
+    async fn settle(&mut self) -> Result<(), StorageError> {
         if self.unsure {
-            match self.store.call(Op::Tail {
+            let tail = Op::Tail {
                 log: self.log.clone(),
-            })? {
+            };
+            match self.store.call(tail).await? {
                 Answer::Tail { len, lines } => (self.len, self.lines) = (len, lines),
                 other => return Err(unexpected(&other)),
             }
@@ -113,27 +118,30 @@ impl SqliteLog {
         Ok(())
     }
 
-    fn call(&mut self, op: Op) -> Result<(), StorageError> {
-        match self.store.call(op) {
-            Ok(Answer::Done) => Ok(()),
-            Ok(other) => Err(unexpected(&other)),
-            Err(e) => {
-                self.unsure = true;
-                Err(e)
+    async fn call(&mut self, op: Op) -> Result<(), StorageError> {
+        // Unsure until the answer is in: a call whose future is dropped may still be
+        // committed, so the next call reads the log's end again.
+        self.unsure = true;
+        match self.store.call(op).await {
+            Ok(Answer::Done) => {
+                self.unsure = false;
+                Ok(())
             }
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) => Err(e),
         }
     }
 }
 
-impl Log for SqliteLog {
-    fn append(&mut self, lines: &[u8]) -> Result<(), StorageError> {
+impl SqliteLog {
+    async fn append_lines(&mut self, lines: &[u8]) -> Result<(), StorageError> {
         if !lines.ends_with(b"\n") {
             return Err(StorageError::InvalidData(crate::Cause::new(format!(
                 "an append to {} must end a line",
                 self.log
             ))));
         }
-        self.settle()?;
+        self.settle().await?;
         // Counted here, not by the committer, which every tenant's writes go through.
         let through = self.lines + lines.iter().filter(|&&b| b == b'\n').count() as u64;
         self.call(Op::Append {
@@ -142,28 +150,40 @@ impl Log for SqliteLog {
             line: self.lines,
             through,
             bytes: lines.to_vec(),
-        })?;
+        })
+        .await?;
         self.len += lines.len() as u64;
         self.lines = through;
         Ok(())
     }
 
-    fn len(&self) -> u64 {
-        self.len
-    }
-
-    fn cut_to(&mut self, len: u64) -> Result<(), StorageError> {
-        self.settle()?;
+    async fn cut(&mut self, len: u64) -> Result<(), StorageError> {
+        self.settle().await?;
         if len >= self.len {
             return Ok(());
         }
         self.call(Op::Cut {
             log: self.log.clone(),
             len,
-        })?;
+        })
+        .await?;
         // The line count of the part kept is in its last row: read it back.
         self.unsure = true;
-        self.settle()
+        self.settle().await
+    }
+}
+
+impl Log for SqliteLog {
+    fn append<'a>(&'a mut self, lines: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(self.append_lines(lines))
+    }
+
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn cut_to(&mut self, len: u64) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(self.cut(len))
     }
 }
 
@@ -189,7 +209,7 @@ impl Read for LogReader {
                 from: self.from,
                 max: CHUNK_BYTES,
             };
-            self.chunk = match self.store.call(op) {
+            self.chunk = match self.store.call_blocking(op) {
                 Ok(Answer::Bytes(bytes)) => bytes,
                 Ok(other) => return Err(io::Error::other(unexpected(&other))),
                 Err(e) => return Err(io::Error::other(e)),

@@ -10,6 +10,13 @@
 //! one step (the committer is the database's only writer), so the contract and its
 //! fencing are the files backend's.
 //!
+//! The database is opened by the first `open` of a [`SqliteLocation`] (or of one
+//! derived from it by `for_tenant`), and stays open, shared by every handle, until the
+//! location, its derived locations and their handles are all dropped: its owner is
+//! whoever holds the location, and nothing in the process opens it behind their back.
+//! Two locations parsed apart from each other are two owners, and the second is
+//! refused while the first holds the database.
+//!
 //! The costs: the database is one file that this process holds alone while it runs
 //! (exclusive locking: a second process is refused, not interleaved), and the records
 //! are rows, not the `pipeline/checkpoint.json` files the Python pipelines read; read
@@ -24,20 +31,22 @@ mod tests;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use log::{SqliteLog, SqliteLogs};
 
 use ops::{Answer, Op};
 use store::Store;
 
+use crate::backends::files::off_executor;
 use crate::backends::logs::Logs;
 use crate::storage::{Expected, Stored};
-use crate::{Storage, StorageError, StorageResult, validate_key};
+use crate::{BoxFuture, DynStorage, Storage, StorageError, StorageResult, validate_key};
 
 /// A place in a database: its file, and the prefix of the keys and log names there
-/// (empty, or `TENANT/` for each tenant's).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (empty, or `TENANT/` for each tenant's). Clones, and the locations `for_tenant`
+/// derives, share the database once it is open.
+#[derive(Debug, Clone)]
 pub struct SqliteLocation {
     /// The database file.
     path: PathBuf,
@@ -45,7 +54,18 @@ pub struct SqliteLocation {
     prefix: String,
     /// Whether commits skip their sync: a mutant for the power-cut tests.
     skip_sync: bool,
+    /// The database, once a handle opened it.
+    database: Arc<Mutex<Option<Arc<Store>>>>,
 }
+
+/// Two locations are the same place when they name the same file and prefix.
+impl PartialEq for SqliteLocation {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.path, &self.prefix, self.skip_sync) == (&other.path, &other.prefix, other.skip_sync)
+    }
+}
+
+impl Eq for SqliteLocation {}
 
 /// Why a string is not a `sqlite://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +107,7 @@ impl FromStr for SqliteLocation {
             path: path.into(),
             prefix,
             skip_sync: false,
+            database: Arc::default(),
         })
     }
 }
@@ -108,6 +129,7 @@ impl SqliteLocation {
             path: path.into(),
             prefix: String::new(),
             skip_sync: false,
+            database: Arc::default(),
         }
     }
 
@@ -131,35 +153,60 @@ impl SqliteLocation {
         self
     }
 
-    fn store(&self) -> Result<Arc<Store>, StorageError> {
-        Store::shared(&self.path, self.skip_sync)
+    /// The database, opened now (on the blocking pool) if no handle has it open.
+    async fn store(&self) -> Result<Arc<Store>, StorageError> {
+        let location = self.clone();
+        off_executor("opening a SQLite database", move || {
+            location.store_blocking()
+        })
+        .await
     }
 
-    /// Whether there is a database to read: its file exists, or this process has it
+    /// [`SqliteLocation::store`] on a thread that may block.
+    fn store_blocking(&self) -> Result<Arc<Store>, StorageError> {
+        let mut database = self.database.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(store) = &*database {
+            return Ok(store.clone());
+        }
+        let store = Arc::new(Store::open(&self.path, self.skip_sync)?);
+        *database = Some(store.clone());
+        Ok(store)
+    }
+
+    /// Whether there is a database to read: its file exists, or this location has it
     /// open. Readers of a database that does not exist find nothing and create nothing.
     fn database_exists(&self) -> Result<bool, StorageError> {
+        let open = self
+            .database
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
         let exists = self
             .path
             .try_exists()
             .map_err(|e| StorageError::io("checking", &self.path, e))?;
-        Ok(exists || Store::is_open(&self.path))
+        Ok(open || exists)
     }
 }
 
 impl super::Backend for SqliteLocation {
-    fn open(&self) -> Result<Box<dyn Storage>, StorageError> {
-        Ok(Box::new(SqliteStorage::open(self)?))
+    fn open(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>> {
+        Box::pin(
+            async move { Ok(Box::new(SqliteStorage::open(self).await?) as Box<dyn DynStorage>) },
+        )
     }
 
     /// The same store as `open` (the process that looks before it writes
     /// shares it); a database that does not exist yet holds nothing, and is not
     /// created.
-    fn open_read_only(&self) -> Result<Box<dyn Storage>, StorageError> {
-        if self.database_exists()? {
-            self.open()
-        } else {
-            Ok(Box::new(MissingDatabase(self.path.clone())))
-        }
+    fn open_read_only(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>> {
+        Box::pin(async move {
+            if self.database_exists()? {
+                self.open().await
+            } else {
+                Ok(Box::new(MissingDatabase(self.path.clone())) as Box<dyn DynStorage>)
+            }
+        })
     }
 
     fn for_tenant(&self, id: &str) -> Arc<dyn super::Backend> {
@@ -188,32 +235,32 @@ pub struct SqliteStorage {
 
 impl SqliteStorage {
     /// The records in the database at `location`, which is created if missing.
-    pub fn open(location: &SqliteLocation) -> Result<Self, StorageError> {
+    pub async fn open(location: &SqliteLocation) -> Result<Self, StorageError> {
         Ok(Self {
-            store: location.store()?,
+            store: location.store().await?,
             prefix: location.prefix.clone(),
         })
     }
 }
 
 impl Storage for SqliteStorage {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         validate_key(key)?;
         let key = format!("{}{key}", self.prefix);
-        match self.store.call(Op::Get { key })? {
+        match self.store.call(Op::Get { key }).await? {
             Answer::Stored(stored) => Ok(stored),
             other => Err(unexpected(&other).into()),
         }
     }
 
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         validate_key(key)?;
         let op = Op::Put {
             key: format!("{}{key}", self.prefix),
             value: value.to_owned(),
             expected,
         };
-        match self.store.call(op)? {
+        match self.store.call(op).await? {
             Answer::Version(version) => Ok(version),
             other => Err(unexpected(&other).into()),
         }
@@ -225,12 +272,12 @@ impl Storage for SqliteStorage {
 struct MissingDatabase(PathBuf);
 
 impl Storage for MissingDatabase {
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         validate_key(key)?;
         Ok(None)
     }
 
-    fn put(&mut self, _key: &str, _value: &str, _expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, _key: &str, _value: &str, _expected: Expected) -> StorageResult<u64> {
         Err(StorageError::AccessDenied(crate::Cause::new(format!(
             "{} was opened to read only",
             self.0.display()

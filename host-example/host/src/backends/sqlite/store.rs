@@ -1,19 +1,23 @@
-//! One SQLite database per path and process, and the committer thread that owns its
-//! connection: every call from every tenant is a request on one queue, and the requests
-//! that queued while the last commit was syncing become the next transaction.
+//! An open SQLite database and the committer thread that owns its connection: every
+//! call from every tenant is a request on one queue, and the requests that queued while
+//! the last commit was syncing become the next transaction.
 //!
 //! That is the group commit: a commit costs one sync of the write-ahead log whether it
 //! carries one put or a thousand, and each caller still waits for the commit that
 //! carries its own write. A failed commit fails every request in its group, so no
 //! caller is told a write is durable that a cut could still lose.
+//!
+//! Callers wait for their answer on a oneshot channel: an asynchronous caller awaits it
+//! without holding a thread, so thousands of tenants can wait for one commit on a few
+//! threads, and the more of them wait, the larger the group.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
 
 use super::ops::{Answer, Known, Op, execute};
 use crate::backends::files::{create_dirs_durably, sync_dir};
@@ -24,17 +28,17 @@ use crate::{Cause, StorageError};
 const MAX_GROUP: usize = 4096;
 
 /// A request and where its answer goes.
-struct Request {
-    op: Op,
-    reply: SyncSender<Answered>,
+pub(super) struct Request {
+    pub(super) op: Op,
+    pub(super) reply: oneshot::Sender<Answered>,
 }
 
 /// A request's answer.
-type Answered = Result<Answer, StorageError>;
+pub(super) type Answered = Result<Answer, StorageError>;
 
-/// An open database: the queue to its committer. Shared by every handle on the same
-/// path in this process; the committer stops, and the database closes, when the last
-/// handle is dropped.
+/// An open database: the queue to its committer. Whoever opened it owns it (a
+/// [`super::SqliteLocation`] and the locations derived from it share one); the
+/// committer stops, and the database closes, when the last handle is dropped.
 #[derive(Debug)]
 pub(crate) struct Store {
     path: PathBuf,
@@ -44,10 +48,8 @@ pub(crate) struct Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        // Closing the queue ends the committer's loop; joining it, under the lock that
-        // opening takes, closes the database before a new handle on the same path may
-        // open it again.
-        let _stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
+        // Closing the queue ends the committer's loop; joining it closes the database
+        // before the drop returns, so that its owner may open it again at once.
         self.requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -63,45 +65,21 @@ impl Drop for Store {
     }
 }
 
-/// The name the process's databases go by: `path` with its directory resolved (the
-/// file itself may not exist yet, and is never resolved through a link).
+/// The name a database goes by: `path` with its directory resolved (the file itself
+/// may not exist yet, and is never resolved through a link).
 fn canonical(path: &Path) -> std::io::Result<PathBuf> {
     let dir = crate::backends::files::parent_dir(path).canonicalize()?;
     Ok(dir.join(path.file_name().unwrap_or_default()))
 }
 
-/// The databases open in this process, by canonical path.
-fn open_stores() -> &'static Mutex<HashMap<PathBuf, Weak<Store>>> {
-    static STORES: OnceLock<Mutex<HashMap<PathBuf, Weak<Store>>>> = OnceLock::new();
-    STORES.get_or_init(Default::default)
-}
-
 impl Store {
-    /// The database at `path`, opened (and created, with its directories) if no handle
-    /// in this process has it open.
-    /// `skip_sync` opens it with `synchronous=OFF` (a mutant; see
+    /// Opens (and creates, with its directories) the database at `path`, and starts its
+    /// committer. Blocking. `skip_sync` opens it with `synchronous=OFF` (a mutant; see
     /// [`super::SqliteLocation::skipping_sync`]).
-    pub(crate) fn shared(path: &Path, skip_sync: bool) -> Result<Arc<Store>, StorageError> {
+    pub(crate) fn open(path: &Path, skip_sync: bool) -> Result<Store, StorageError> {
         let dir = crate::backends::files::parent_dir(path);
         create_dirs_durably(dir)?;
-        let canonical = canonical(path).map_err(|e| StorageError::io("resolving", dir, e))?;
-        let mut stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(store) = stores.get(&canonical).and_then(Weak::upgrade) {
-            return Ok(store);
-        }
-        stores.retain(|_, store| store.strong_count() > 0);
-        let store = Arc::new(Store::open(canonical.clone(), skip_sync)?);
-        stores.insert(canonical, Arc::downgrade(&store));
-        Ok(store)
-    }
-
-    /// Whether a handle in this process has the database at `path` open.
-    pub(crate) fn is_open(path: &Path) -> bool {
-        let stores = open_stores().lock().unwrap_or_else(|p| p.into_inner());
-        canonical(path).is_ok_and(|path| stores.get(&path).is_some_and(|s| s.strong_count() > 0))
-    }
-
-    fn open(path: PathBuf, skip_sync: bool) -> Result<Store, StorageError> {
+        let path = canonical(path).map_err(|e| StorageError::io("resolving", dir, e))?;
         let existed = match std::fs::symlink_metadata(&path) {
             Ok(metadata) if metadata.file_type().is_symlink() => {
                 return Err(StorageError::InvalidData(Cause::new(format!(
@@ -146,25 +124,38 @@ impl Store {
         })
     }
 
-    /// Runs `op` in the next group and waits for its commit.
-    pub(crate) fn call(&self, op: Op) -> Result<Answer, StorageError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+    /// Runs `op` in the next group and waits, without a thread, for its commit.
+    pub(crate) async fn call(&self, op: Op) -> Result<Answer, StorageError> {
+        let answer = self.send(op)?;
+        answer.await.map_err(|_| self.stopped())?
+    }
+
+    /// [`Store::call`] for a caller on a thread that may block (tokio's blocking pool,
+    /// or no runtime at all); it panics inside an asynchronous task.
+    pub(crate) fn call_blocking(&self, op: Op) -> Result<Answer, StorageError> {
+        let answer = self.send(op)?;
+        answer.blocking_recv().map_err(|_| self.stopped())?
+    }
+
+    fn send(&self, op: Op) -> Result<oneshot::Receiver<Answered>, StorageError> {
+        let (reply, answer) = oneshot::channel();
         let sent = self
             .requests
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .map(|requests| requests.send(Request { op, reply }));
-        let closed = || {
-            StorageError::Unavailable(Cause::new(format!(
-                "{}: the database's committer has stopped",
-                self.path.display()
-            )))
-        };
         match sent {
-            Some(Ok(())) => answer.recv().map_err(|_| closed())?,
-            _ => Err(closed()),
+            Some(Ok(())) => Ok(answer),
+            _ => Err(self.stopped()),
         }
+    }
+
+    fn stopped(&self) -> StorageError {
+        StorageError::Unavailable(Cause::new(format!(
+            "{}: the database's committer has stopped",
+            self.path.display()
+        )))
     }
 }
 
