@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { CheckpointManager, CorruptRecord, FileConsumer, FileStorage, MemoryConsumer, StorageFailure } from '../src/node/index.js';
+import { CheckpointManager, CorruptRecord, FileConsumer, FileStorage, MemoryConsumer, StorageFailure } from 'pipeline-checkpoint/node';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'pipeline-checkpoint-js-'));
 
