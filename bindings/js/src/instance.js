@@ -53,6 +53,11 @@ function cannotLoad(name, error) {
     + 'module imports (the `workerd` export condition)', { cause: error });
 }
 
+/** How the core modules reach this realm, for tests and error messages. */
+export function loaderSource() {
+  return loader?.source ?? null;
+}
+
 /** Throws UnsupportedRuntime where the JSPI build cannot run. */
 export function requireJspi(what) {
   if (!hasJspi()) {
