@@ -10,9 +10,9 @@ import {
   AckFailed, AsyncCheckpointManager, CHECKPOINT_KEY, CheckpointError, Fenced, MemoryConsumer, MemoryStorage,
   StorageFailure, VersionConflict, WriteFailed, hasJspi,
 } from 'pipeline-checkpoint';
-import { DelayedConsumer, DelayedStorage, Journal, deferred, later } from './support.js';
+import { DelayedConsumer, DelayedStorage, Journal, deferred, jspiExpected, later } from './support.js';
 
-const jspi = { skip: hasJspi() ? false : 'no JSPI in this runtime (runtime.test.js proves the refusal)' };
+const jspi = { skip: hasJspi() || jspiExpected() ? false : 'no JSPI in this runtime (runtime.test.js proves the refusal)' };
 
 function setup() {
   const journal = new Journal();

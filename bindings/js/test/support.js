@@ -48,6 +48,14 @@ export function setup() {
 /** The original Python class writes this. */
 export const SEED_RECORD = '{"offset": 1234, "written_at": 1764230400.5}';
 
+/** Whether this run must have JSPI: the workspace's tests say so for Node 26
+ * (PIPELINE_CHECKPOINT_EXPECT_JSPI=1) and Deno (`-- --expect-jspi`, read without the
+ * env permission), so that a runtime without it fails them rather than skip. */
+export function jspiExpected() {
+  if (globalThis.Deno) return globalThis.Deno.args.includes('--expect-jspi');
+  return globalThis.process?.env?.PIPELINE_CHECKPOINT_EXPECT_JSPI === '1';
+}
+
 /** A promise with its resolve and reject at hand: a store call held open until a test
  * lets it go. */
 export function deferred() {

@@ -10,7 +10,8 @@ import { pathToFileURL } from 'node:url';
 
 const INSTALL = 'npm install --prefix DIR miniflare@4 esbuild, then PIPELINE_CHECKPOINT_JS_TOOLS=DIR';
 
-/** {esbuild, Miniflare}, or {skip: why} where they are not installed. */
+/** {esbuild, Miniflare}, or {skip: why} where no prefix is named. A prefix named but
+ * without them is an error: the workspace's tests installed them there. */
 export async function workersTools() {
   const prefix = process.env.PIPELINE_CHECKPOINT_JS_TOOLS;
   if (!prefix) return { skip: `PIPELINE_CHECKPOINT_JS_TOOLS is not set (${INSTALL})` };
@@ -20,7 +21,7 @@ export async function workersTools() {
     const { Miniflare } = await import(pathToFileURL(require.resolve('miniflare')).href);
     return { esbuild: esbuild.default ?? esbuild, Miniflare };
   } catch (e) {
-    return { skip: `esbuild or miniflare missing under ${prefix}: ${e.message} (${INSTALL})` };
+    throw new Error(`esbuild or miniflare missing under ${prefix}: ${e.message} (${INSTALL})`, { cause: e });
   }
 }
 

@@ -1,0 +1,40 @@
+// The Deno series of the edge benchmark (run by edge.mjs): in memory, one JSPI
+// suspension, and Deno KV: the package's DenoKvStorage through the JSPI build beside
+// the same KV operations written out (an atomic check of the last versionstamp and set,
+// then the ack, itself a KV write).
+//
+// Usage: deno run --unstable-kv --allow-read=DIR --allow-write=DIR bench/deno.mjs DIR [ROUNDS]
+
+import { AsyncCheckpointManager } from 'pipeline-checkpoint';
+import { DenoKvStorage } from 'pipeline-checkpoint/deno-kv';
+
+import { measure } from './measure.mjs';
+import { BATCH, floorSeries, managerSeries, memorySeries, record } from './series.mjs';
+import { SUSPENSION_WASM, suspensionSeries } from './suspension.mjs';
+
+const [dir, rounds = '15'] = Deno.args;
+const kv = await Deno.openKv(`${dir}/bench.sqlite`);
+const ackTo = (name) => ({ async ack(ids) { await kv.set(['acks', name], ids); } });
+
+function kvFloor() {
+  const key = ['floor', 'pipeline/checkpoint.json'];
+  const consumer = ackTo('floor');
+  let versionstamp = null;
+  return floorSeries(async (offset) => {
+    const result = await kv.atomic().check({ key, versionstamp }).set(key, record(offset)).commit();
+    if (!result.ok) throw new Error('the record changed under the floor');
+    versionstamp = result.versionstamp;
+    await consumer.ack(BATCH);
+  });
+}
+
+const series = {
+  ...memorySeries(),
+  ...suspensionSeries(new WebAssembly.Module(SUSPENSION_WASM)),
+  'kv/jspi': managerSeries(new AsyncCheckpointManager(new DenoKvStorage(kv, { prefix: ['package'] }), ackTo('package'))),
+  'kv/floor': kvFloor(),
+};
+const writes = (name) => (name.startsWith('kv/') ? 200 : name.startsWith('call/') ? 20000 : 2000);
+const medians = await measure(series, { writes, rounds: Number(rounds) });
+for (const [name, ns] of Object.entries(medians)) console.log(JSON.stringify({ series: name, ns_per_write: ns }));
+kv.close();

@@ -1,0 +1,141 @@
+// The edge benchmark: per write, the sync and JSPI builds side by side on Node 26, Deno
+// and workerd (miniflare), in memory and on each runtime's durable store beside the
+// same store operations written out without the package (the floor), plus what one
+// JSPI suspension costs in each runtime. Every runtime runs PASSES times, alternately,
+// so that load on the machine falls on all of them; a figure is the median of its
+// passes, each pass's the median of its interleaved rounds.
+//
+// Usage (Node 24.22 or later, the package built):
+//   PIPELINE_CHECKPOINT_JS_TOOLS=PREFIX node bench/edge.mjs --deno DENO [--passes 3] [--rounds 15] [--dir DIR] [--json FILE]
+// where PREFIX holds miniflare and esbuild (npm install --prefix PREFIX miniflare esbuild).
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { bundleWorker, moduleOptions, workersTools } from '../test/workerd/tools.js';
+import { median } from './measure.mjs';
+import { SUSPENSION_WASM } from './suspension.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const { values } = parseArgs({
+  options: {
+    deno: { type: 'string' },
+    passes: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '15' },
+    dir: { type: 'string', default: resolve(HERE, '..', '..', '..', 'target', 'tmp') },
+    json: { type: 'string' },
+  },
+});
+if (!values.deno) throw new Error('--deno PATH is required');
+const rounds = Number(values.rounds);
+mkdirSync(values.dir, { recursive: true });
+
+const lines = (text) => text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+
+function runNode() {
+  return lines(execFileSync(process.execPath, [join(HERE, 'node.mjs'), '--dir', values.dir, '--rounds', String(rounds)], { encoding: 'utf8' }));
+}
+
+function runDeno() {
+  const dir = mkdtempSync(join(values.dir, 'bench-edge-deno-'));
+  try {
+    return lines(execFileSync(values.deno, ['run', '--no-check', '--no-prompt', '--unstable-kv', `--allow-read=${dir}`,
+      `--allow-write=${dir}`, join(HERE, 'deno.mjs'), dir, String(rounds)], { encoding: 'utf8' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const WORKERD_WRITES = { 'do/': 200, 'call/': 20000, 'memory/': 2000 };
+const workerdWrites = (name) => Object.entries(WORKERD_WRITES).find(([prefix]) => name.startsWith(prefix))[1];
+const WORKERD_SERIES = ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'call/plain', 'call/suspending',
+  'do/sync', 'do/floor-sync', 'do/jspi', 'do/floor-async'];
+
+/** Times one request from outside workerd, in ns. */
+async function timed(worker, name, writes) {
+  const start = process.hrtime.bigint();
+  const response = await worker.dispatchFetch(`http://bench/run?series=${encodeURIComponent(name)}&writes=${writes}`);
+  await response.text();
+  if (!response.ok) throw new Error(`workerd ${name}: ${response.status}`);
+  return Number(process.hrtime.bigint() - start);
+}
+
+/** Per write: a request's time less that of the same request with no write. */
+async function runWorkerd(worker) {
+  for (const name of WORKERD_SERIES) await timed(worker, name, workerdWrites(name)); // warm-up
+  const perWrite = Object.fromEntries(WORKERD_SERIES.map((name) => [name, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    for (const name of WORKERD_SERIES) {
+      const n = workerdWrites(name);
+      const empty = median([await timed(worker, name, 0), await timed(worker, name, 0), await timed(worker, name, 0)]);
+      perWrite[name].push((await timed(worker, name, n) - empty) / n);
+    }
+  }
+  return WORKERD_SERIES.map((name) => ({ series: name, ns_per_write: median(perWrite[name]) }));
+}
+
+async function startWorkerd() {
+  const tools = await workersTools();
+  if (tools.skip) throw new Error(tools.skip);
+  writeFileSync(join(HERE, 'suspension.wasm'), SUSPENSION_WASM);
+  return new tools.Miniflare({
+    ...moduleOptions(await bundleWorker(tools.esbuild, join(HERE, 'worker.js'))),
+    durableObjects: { BENCH: { className: 'Bench', useSQLite: true } },
+  });
+}
+
+const denoVersion = execFileSync(values.deno, ['--version'], { encoding: 'utf8' }).split('\n')[0];
+const load = [loadavg()[0].toFixed(2)];
+const worker = await startWorkerd();
+const passes = {};
+const record = (runtime, results) => {
+  for (const { series, ns_per_write: ns } of results) (passes[`${runtime}/${series}`] ??= []).push(ns);
+};
+try {
+  for (let pass = 0; pass < Number(values.passes); pass += 1) {
+    record('node', runNode());
+    record('deno', runDeno());
+    record('workerd', await runWorkerd(worker));
+  }
+} finally {
+  await worker.dispose();
+}
+load.push(loadavg()[0].toFixed(2));
+const figure = Object.fromEntries(Object.entries(passes).map(([name, ns]) => [name, median(ns)]));
+const us = (ns) => (ns / 1000).toFixed(ns < 10_000 ? 2 : 1);
+
+const workerdVersion = JSON.parse(readFileSync(createRequire(join(process.env.PIPELINE_CHECKPOINT_JS_TOOLS, 'package.json'))
+  .resolve('workerd/package.json'), 'utf8')).version;
+console.log(`Node ${process.versions.node}, ${denoVersion}, workerd ${workerdVersion} (miniflare); `
+  + `${values.passes} passes of ${rounds} rounds; load average ${load[0]} before, ${load[1]} after`);
+console.log('\n| runtime | series | µs per write | ratio | the passes (µs) |\n|---|---|---:|---|---|');
+const RATIOS = {
+  'memory/jspi': ['memory/sync', '× sync'],
+  'memory/jspi-promises': ['memory/sync', '× sync'],
+  'call/suspending': ['call/plain', '× plain'],
+  'files/sync': ['files/floor', '× floor'],
+  'files/jspi': ['files/floor', '× floor'],
+  'kv/jspi': ['kv/floor', '× floor'],
+  'do/sync': ['do/floor-sync', '× floor'],
+  'do/jspi': ['do/floor-async', '× floor'],
+};
+for (const [name, ns] of Object.entries(figure)) {
+  const [runtime, ...rest] = name.split('/');
+  const series = rest.join('/');
+  const base = RATIOS[series] && figure[`${runtime}/${RATIOS[series][0]}`];
+  const ratio = base ? `**${(ns / base).toFixed(2)}** ${RATIOS[series][1]}` : '';
+  console.log(`| ${runtime} | \`${series}\` | ${us(ns)} | ${ratio} | ${passes[name].map(us).join(', ')} |`);
+}
+console.log('\nOne suspension (call/suspending − call/plain), and the JSPI build\'s extra cost per write in memory'
+  + ' (memory/jspi − memory/sync) over its two suspensions (put, ack):');
+for (const runtime of ['node', 'deno', 'workerd']) {
+  const suspension = figure[`${runtime}/call/suspending`] - figure[`${runtime}/call/plain`];
+  const extra = figure[`${runtime}/memory/jspi`] - figure[`${runtime}/memory/sync`];
+  console.log(`- ${runtime}: one suspension ${us(suspension)} µs; JSPI build +${us(extra)} µs per write, ${us(extra / 2)} µs per suspension`);
+}
+if (values.json) writeFileSync(values.json, JSON.stringify({ load, passes, figure }, null, 1));
