@@ -7,6 +7,7 @@
 //
 // Usage (Node 24.22 or later, the package built):
 //   PIPELINE_CHECKPOINT_JS_TOOLS=PREFIX node bench/edge.mjs --deno DENO [--passes 3] [--rounds 15] [--dir DIR] [--json FILE]
+//     [--runtimes node,deno,workerd]
 // where PREFIX holds miniflare and esbuild (npm install --prefix PREFIX miniflare esbuild).
 
 import { execFileSync } from 'node:child_process';
@@ -29,10 +30,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '15' },
     dir: { type: 'string', default: resolve(HERE, '..', '..', '..', 'target', 'tmp') },
     json: { type: 'string' },
+    runtimes: { type: 'string', default: 'node,deno,workerd' },
   },
 });
 if (!values.deno) throw new Error('--deno PATH is required');
 const rounds = Number(values.rounds);
+const runtimes = values.runtimes.split(',');
 mkdirSync(values.dir, { recursive: true });
 
 const lines = (text) => text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
@@ -54,7 +57,7 @@ function runDeno() {
 const WORKERD_WRITES = { 'do/': 200, 'call/': 20000, 'memory/': 2000 };
 const workerdWrites = (name) => Object.entries(WORKERD_WRITES).find(([prefix]) => name.startsWith(prefix))[1];
 const WORKERD_SERIES = ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'call/plain', 'call/suspending',
-  'do/sync', 'do/floor-sync', 'do/jspi', 'do/floor-async'];
+  'do/sync', 'do/floor-sync', 'do/jspi-sync-api', 'do/jspi', 'do/floor-async', 'do/floor-async-suspended'];
 
 /** Times one request from outside workerd, in ns. */
 async function timed(worker, name, writes) {
@@ -98,9 +101,9 @@ const record = (runtime, results) => {
 };
 try {
   for (let pass = 0; pass < Number(values.passes); pass += 1) {
-    record('node', runNode());
-    record('deno', runDeno());
-    record('workerd', await runWorkerd(worker));
+    if (runtimes.includes('node')) record('node', runNode());
+    if (runtimes.includes('deno')) record('deno', runDeno());
+    if (runtimes.includes('workerd')) record('workerd', await runWorkerd(worker));
   }
 } finally {
   await worker.dispose();
@@ -123,6 +126,8 @@ const RATIOS = {
   'kv/jspi': ['kv/floor', '× floor'],
   'do/sync': ['do/floor-sync', '× floor'],
   'do/jspi': ['do/floor-async', '× floor'],
+  'do/jspi-sync-api': ['do/floor-sync', '× floor'],
+  'do/floor-async-suspended': ['do/floor-async', '× floor'],
 };
 for (const [name, ns] of Object.entries(figure)) {
   const [runtime, ...rest] = name.split('/');
@@ -133,7 +138,7 @@ for (const [name, ns] of Object.entries(figure)) {
 }
 console.log('\nOne suspension (call/suspending − call/plain), and the JSPI build\'s extra cost per write in memory'
   + ' (memory/jspi − memory/sync) over its two suspensions (put, ack):');
-for (const runtime of ['node', 'deno', 'workerd']) {
+for (const runtime of runtimes) {
   const suspension = figure[`${runtime}/call/suspending`] - figure[`${runtime}/call/plain`];
   const extra = figure[`${runtime}/memory/jspi`] - figure[`${runtime}/memory/sync`];
   console.log(`- ${runtime}: one suspension ${us(suspension)} µs; JSPI build +${us(extra)} µs per write, ${us(extra / 2)} µs per suspension`);

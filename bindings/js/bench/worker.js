@@ -1,9 +1,11 @@
 // The workerd series of the edge benchmark, as a Worker (run by edge.mjs under
 // miniflare): GET /run?series=NAME&writes=N runs N writes of one series and answers
 // when done; the harness times the request from outside, since a Worker's clock does
-// not advance while it computes. The Durable Object series run inside the object:
-// the package over its storage's synchronous API (sync build) and asynchronous API
-// (JSPI build), each beside the same storage operations written out.
+// not advance while it computes. The Durable Object series run inside an object of
+// their own (a storage.sync() waits for every pending write of its object, so series
+// sharing one would pay for each other's): the package over the storage's synchronous
+// API (sync build) and asynchronous API (JSPI build), each beside the same storage
+// operations written out.
 
 import { DurableObject } from 'cloudflare:workers';
 import { AsyncCheckpointManager, CheckpointManager } from 'pipeline-checkpoint';
@@ -16,46 +18,70 @@ import { suspensionSeries } from './suspension.mjs';
 /** The ack: the batch handed to the upstream's client, here kept in memory. */
 const acks = () => ({ last: null, ack(ids) { this.last = ids; } });
 
+/** DurableObjectStorage.putVersioned's steps: read, compare, write, in one transaction. */
+function syncCas(storage, key) {
+  let version = null;
+  return (offset) => {
+    version = storage.transactionSync(() => {
+      const have = storage.kv.get(key)?.version ?? null;
+      if (have !== version) throw new Error('the record changed under the floor');
+      const next = (have ?? 0n) + 1n;
+      storage.kv.put(key, { value: record(offset), version: next });
+      return next;
+    });
+  };
+}
+
+/** AsyncDurableObjectStorage.putVersioned's steps, awaited the same way. */
+function asyncCas(storage, key) {
+  let version = null;
+  return async (offset) => {
+    version = await storage.transaction(async (txn) => {
+      const have = (await txn.get(key))?.version ?? null;
+      if (have !== version) throw new Error('the record changed under the floor');
+      const next = (have ?? 0n) + 1n;
+      await txn.put(key, { value: record(offset), version: next });
+      return next;
+    });
+    await storage.sync();
+  };
+}
+
+/** `step(offset)` called from wasm through one bare JSPI suspension: what JSPI alone
+ * adds to the asynchronous floor. */
+function throughOneSuspension(step) {
+  let offset = 0n;
+  const call = WebAssembly.promising(new WebAssembly.Instance(suspensionModule, {
+    env: { f: new WebAssembly.Suspending(async () => { await step(offset); return 1; }) },
+  }).exports.g);
+  return async (next) => {
+    offset = next;
+    await call();
+  };
+}
+
 export class Bench extends DurableObject {
   #series = null;
 
   series() {
     if (this.#series !== null) return this.#series;
     const { storage } = this.ctx;
-    const syncAck = acks();
-    const asyncAck = acks();
-    let syncVersion = null;
-    let asyncVersion = null;
+    const ack = acks();
+    const syncFloor = syncCas(storage, 'floor');
+    const asyncFloor = asyncCas(storage, 'floor');
+    const suspendedFloor = throughOneSuspension(asyncCas(storage, 'floor'));
     this.#series = {
-      'do/sync': managerSeries(new CheckpointManager(new DurableObjectStorage(storage, { prefix: 'package-sync/' }), acks())),
-      // DurableObjectStorage.putVersioned's steps: read, compare, write, in one transaction.
-      'do/floor-sync': floorSeries((offset) => {
-        syncVersion = storage.transactionSync(() => {
-          const have = storage.kv.get('floor-sync')?.version ?? null;
-          if (have !== syncVersion) throw new Error('the record changed under the floor');
-          const version = (have ?? 0n) + 1n;
-          storage.kv.put('floor-sync', { value: record(offset), version });
-          return version;
-        });
-        syncAck.ack(BATCH);
-      }),
-      'do/jspi': managerSeries(new AsyncCheckpointManager(new AsyncDurableObjectStorage(storage, { prefix: 'package-async/' }), acks())),
-      // AsyncDurableObjectStorage.putVersioned's steps, awaited the same way.
-      'do/floor-async': floorSeries(async (offset) => {
-        asyncVersion = await storage.transaction(async (txn) => {
-          const have = (await txn.get('floor-async'))?.version ?? null;
-          if (have !== asyncVersion) throw new Error('the record changed under the floor');
-          const version = (have ?? 0n) + 1n;
-          await txn.put('floor-async', { value: record(offset), version });
-          return version;
-        });
-        await storage.sync();
-        asyncAck.ack(BATCH);
-      }),
+      'do/sync': managerSeries(new CheckpointManager(new DurableObjectStorage(storage), acks())),
+      'do/floor-sync': floorSeries((offset) => { syncFloor(offset); ack.ack(BATCH); }),
+      'do/jspi-sync-api': managerSeries(new AsyncCheckpointManager(new DurableObjectStorage(storage), acks())),
+      'do/jspi': managerSeries(new AsyncCheckpointManager(new AsyncDurableObjectStorage(storage), acks())),
+      'do/floor-async': floorSeries(async (offset) => { await asyncFloor(offset); ack.ack(BATCH); }),
+      'do/floor-async-suspended': floorSeries(async (offset) => { await suspendedFloor(offset); ack.ack(BATCH); }),
     };
     return this.#series;
   }
 
+  /** Runs `name`, the one series this object serves. */
   async run(name, writes) {
     await this.series()[name].run(writes);
   }
@@ -69,7 +95,7 @@ export default {
     const name = url.searchParams.get('series');
     const writes = Number(url.searchParams.get('writes'));
     if (name.startsWith('do/')) {
-      await env.BENCH.get(env.BENCH.idFromName('bench')).run(name, writes);
+      await env.BENCH.get(env.BENCH.idFromName(name)).run(name, writes);
     } else {
       inWorker ??= { ...memorySeries(), ...suspensionSeries(suspensionModule) };
       await inWorker[name].run(writes);
