@@ -66,3 +66,15 @@ test('a put into a missing directory creates it; a file in the way fails as io',
   writeFileSync(join(root, 'blocker'), '');
   assert.throws(() => storage.put('blocker/key.json', 'v'), (e) => e.kind === 'io' && /not a directory/.test(e.detail));
 });
+
+test('a put refused before it wrote says nothing was stored', () => {
+  const root = scratch();
+  writeFileSync(join(root, 'blocker'), '');
+  const files = new FileStorage(root);
+  const storage = { get: () => null, put: (key, value) => files.put(`blocker/${key}`, value) };
+  const manager = new CheckpointManager(storage, new MemoryConsumer());
+  assert.equal(manager.writeCheckpoint(['a'], 1), false);
+  assert.equal(manager.lastWriteError.kind, 'io');
+  assert.equal(manager.lastWriteError.mayHaveApplied, false);
+  assert.match(manager.lastWriteError.message, /nothing was stored/);
+});
