@@ -45,6 +45,9 @@ export class CheckpointManager {
   writeCheckpoint(batchIds: string[], newOffset: bigint | number): boolean;
   /** The durable offset, 0n when no record exists. Never writes. */
   getCheckpoint(): bigint;
+  /** Gives the component instance to the next manager created; later calls throw. */
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
 /** The same contract for a storage and a consumer that return promises, through the
@@ -56,6 +59,9 @@ export class AsyncCheckpointManager {
   lastWriteError: WriteFailed | null;
   writeCheckpoint(batchIds: string[], newOffset: bigint | number): Promise<boolean>;
   getCheckpoint(): Promise<bigint>;
+  /** Gives the component instance to the next manager created; refused while a call runs. */
+  close(): void;
+  [Symbol.dispose](): void;
 }
 
 /** Whether this runtime has WebAssembly JSPI, which AsyncCheckpointManager needs. */

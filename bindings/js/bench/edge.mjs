@@ -54,7 +54,7 @@ function runDeno() {
   }
 }
 
-const WORKERD_WRITES = { 'do/': 200, 'call/': 20000, 'memory/': 2000 };
+const WORKERD_WRITES = { 'do/': 100, 'call/': 20000, 'memory/': 2000 };
 const workerdWrites = (name) => Object.entries(WORKERD_WRITES).find(([prefix]) => name.startsWith(prefix))[1];
 const WORKERD_SERIES = ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'call/plain', 'call/suspending',
   'do/sync', 'do/floor-sync', 'do/jspi-sync-api', 'do/jspi', 'do/floor-async', 'do/floor-async-suspended'];
@@ -63,23 +63,24 @@ const WORKERD_SERIES = ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'c
 async function timed(worker, name, writes) {
   const start = process.hrtime.bigint();
   const response = await worker.dispatchFetch(`http://bench/run?series=${encodeURIComponent(name)}&writes=${writes}`);
-  await response.text();
-  if (!response.ok) throw new Error(`workerd ${name}: ${response.status}`);
+  const text = await response.text();
+  if (!response.ok) throw new Error(`workerd ${name}: ${response.status} ${text}`);
   return Number(process.hrtime.bigint() - start);
 }
 
-/** Per write: a request's time less that of the same request with no write. */
+/** Per write: a request's time less that of the same request with no write; rounds
+ * forwards and backwards in turn, as measure.mjs runs them. */
 async function runWorkerd(worker) {
   for (const name of WORKERD_SERIES) await timed(worker, name, workerdWrites(name)); // warm-up
   const perWrite = Object.fromEntries(WORKERD_SERIES.map((name) => [name, []]));
   for (let round = 0; round < rounds; round += 1) {
-    for (const name of WORKERD_SERIES) {
+    for (const name of round % 2 === 0 ? WORKERD_SERIES : [...WORKERD_SERIES].reverse()) {
       const n = workerdWrites(name);
       const empty = median([await timed(worker, name, 0), await timed(worker, name, 0), await timed(worker, name, 0)]);
       perWrite[name].push((await timed(worker, name, n) - empty) / n);
     }
   }
-  return WORKERD_SERIES.map((name) => ({ series: name, ns_per_write: median(perWrite[name]) }));
+  return WORKERD_SERIES.map((name) => ({ series: name, ns_per_write: median(perWrite[name]), rounds: perWrite[name] }));
 }
 
 async function startWorkerd() {
@@ -96,9 +97,16 @@ const denoVersion = execFileSync(values.deno, ['--version'], { encoding: 'utf8' 
 const load = [loadavg()[0].toFixed(2)];
 const worker = await startWorkerd();
 const passes = {};
+const roundsOf = {};
 const record = (runtime, results) => {
-  for (const { series, ns_per_write: ns } of results) (passes[`${runtime}/${series}`] ??= []).push(ns);
+  for (const { series, ns_per_write: ns, rounds: values } of results) {
+    (passes[`${runtime}/${series}`] ??= []).push(ns);
+    (roundsOf[`${runtime}/${series}`] ??= []).push(values);
+  }
 };
+/** The ratio of two series measured side by side: per pass, the median of the ratios
+ * of their figures in the same round; then the median over the passes. */
+const pairedRatio = (name, base) => median(roundsOf[name].map((values, pass) => median(values.map((v, r) => v / roundsOf[base][pass][r]))));
 try {
   for (let pass = 0; pass < Number(values.passes); pass += 1) {
     if (runtimes.includes('node')) record('node', runNode());
@@ -120,7 +128,6 @@ console.log('\n| runtime | series | µs per write | ratio | the passes (µs) |\n
 const RATIOS = {
   'memory/jspi': ['memory/sync', '× sync'],
   'memory/jspi-promises': ['memory/sync', '× sync'],
-  'call/suspending': ['call/plain', '× plain'],
   'files/sync': ['files/floor', '× floor'],
   'files/jspi': ['files/floor', '× floor'],
   'kv/jspi': ['kv/floor', '× floor'],
@@ -132,8 +139,8 @@ const RATIOS = {
 for (const [name, ns] of Object.entries(figure)) {
   const [runtime, ...rest] = name.split('/');
   const series = rest.join('/');
-  const base = RATIOS[series] && figure[`${runtime}/${RATIOS[series][0]}`];
-  const ratio = base ? `**${(ns / base).toFixed(2)}** ${RATIOS[series][1]}` : '';
+  const base = RATIOS[series] && `${runtime}/${RATIOS[series][0]}`;
+  const ratio = base && figure[base] ? `**${pairedRatio(name, base).toFixed(2)}** ${RATIOS[series][1]}` : '';
   console.log(`| ${runtime} | \`${series}\` | ${us(ns)} | ${ratio} | ${passes[name].map(us).join(', ')} |`);
 }
 console.log('\nOne suspension (call/suspending − call/plain), and the JSPI build\'s extra cost per write in memory'
@@ -143,4 +150,4 @@ for (const runtime of runtimes) {
   const extra = figure[`${runtime}/memory/jspi`] - figure[`${runtime}/memory/sync`];
   console.log(`- ${runtime}: one suspension ${us(suspension)} µs; JSPI build +${us(extra)} µs per write, ${us(extra / 2)} µs per suspension`);
 }
-if (values.json) writeFileSync(values.json, JSON.stringify({ load, passes, figure }, null, 1));
+if (values.json) writeFileSync(values.json, JSON.stringify({ load, passes, figure, rounds: roundsOf }, null, 1));

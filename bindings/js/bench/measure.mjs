@@ -1,20 +1,21 @@
 // Interleaved rounds of every series, timed by the runtime's own clock: each round runs
-// each series in turn, so that a machine whose speed drifts drifts under all of them;
-// the figure of a series is its median over the rounds, in ns per write.
+// each series in turn, forwards in even rounds and backwards in odd ones, so that a
+// machine whose speed drifts (a disk busy with other work) drifts under all of them
+// alike. Per round and series, the ns per write; a series' figure is the median.
 
 export async function measure(series, { writes, rounds }) {
   const names = Object.keys(series);
-  const perWrite = Object.fromEntries(names.map((name) => [name, []]));
+  const perRound = Object.fromEntries(names.map((name) => [name, []]));
   for (const name of names) await series[name].run(writes(name)); // warm-up: first reads, JIT
   for (let round = 0; round < rounds; round += 1) {
-    for (const name of names) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
       const n = writes(name);
       const start = performance.now();
       await series[name].run(n);
-      perWrite[name].push(((performance.now() - start) * 1e6) / n);
+      perRound[name].push(((performance.now() - start) * 1e6) / n);
     }
   }
-  return Object.fromEntries(names.map((name) => [name, median(perWrite[name])]));
+  return Object.entries(perRound).map(([name, values]) => ({ series: name, ns_per_write: median(values), rounds: values }));
 }
 
 export function median(values) {

@@ -66,15 +66,18 @@ export class Bench extends DurableObject {
   series() {
     if (this.#series !== null) return this.#series;
     const { storage } = this.ctx;
+    // Keys of this incarnation only: workerd evicts an idle object, and a new one
+    // starts its offsets and versions afresh.
+    const prefix = `${crypto.randomUUID()}/`;
     const ack = acks();
-    const syncFloor = syncCas(storage, 'floor');
-    const asyncFloor = asyncCas(storage, 'floor');
-    const suspendedFloor = throughOneSuspension(asyncCas(storage, 'floor'));
+    const syncFloor = syncCas(storage, `${prefix}floor`);
+    const asyncFloor = asyncCas(storage, `${prefix}floor`);
+    const suspendedFloor = throughOneSuspension(asyncCas(storage, `${prefix}floor`));
     this.#series = {
-      'do/sync': managerSeries(new CheckpointManager(new DurableObjectStorage(storage), acks())),
+      'do/sync': managerSeries(new CheckpointManager(new DurableObjectStorage(storage, { prefix }), acks())),
       'do/floor-sync': floorSeries((offset) => { syncFloor(offset); ack.ack(BATCH); }),
-      'do/jspi-sync-api': managerSeries(new AsyncCheckpointManager(new DurableObjectStorage(storage), acks())),
-      'do/jspi': managerSeries(new AsyncCheckpointManager(new AsyncDurableObjectStorage(storage), acks())),
+      'do/jspi-sync-api': managerSeries(new AsyncCheckpointManager(new DurableObjectStorage(storage, { prefix }), acks())),
+      'do/jspi': managerSeries(new AsyncCheckpointManager(new AsyncDurableObjectStorage(storage, { prefix }), acks())),
       'do/floor-async': floorSeries(async (offset) => { await asyncFloor(offset); ack.ack(BATCH); }),
       'do/floor-async-suspended': floorSeries(async (offset) => { await suspendedFloor(offset); ack.ack(BATCH); }),
     };
@@ -89,17 +92,25 @@ export class Bench extends DurableObject {
 
 let inWorker = null;
 
+/** Runs the series named in the query; a failure answers 500 with its text. */
+async function run(url, env) {
+  const name = url.searchParams.get('series');
+  const writes = Number(url.searchParams.get('writes'));
+  if (name.startsWith('do/')) {
+    await env.BENCH.get(env.BENCH.idFromName(name)).run(name, writes);
+  } else {
+    inWorker ??= { ...memorySeries(), ...suspensionSeries(suspensionModule) };
+    await inWorker[name].run(writes);
+  }
+}
+
 export default {
   async fetch(request, env) {
-    const url = new URL(request.url);
-    const name = url.searchParams.get('series');
-    const writes = Number(url.searchParams.get('writes'));
-    if (name.startsWith('do/')) {
-      await env.BENCH.get(env.BENCH.idFromName(name)).run(name, writes);
-    } else {
-      inWorker ??= { ...memorySeries(), ...suspensionSeries(suspensionModule) };
-      await inWorker[name].run(writes);
+    try {
+      await run(new URL(request.url), env);
+      return new Response('done');
+    } catch (e) {
+      return new Response(`${e.name}: ${e.message}`, { status: 500 });
     }
-    return new Response('done');
   },
 };

@@ -9,17 +9,17 @@
 
 import { adapt } from './adapters.js';
 import {
-  CHECKPOINT_KEY, checkedConsumer, checkedIds, checkedKey, checkedOffset, contractError, describeError, isContractError,
+  CHECKPOINT_KEY, checkedConsumer, checkedIds, checkedKey, checkedOffset, contractError, isContractError,
   writeFailed,
 } from './calls.js';
-import { CheckpointError, ComponentTrapped, UnsupportedRuntime } from './errors.js';
+import { CheckpointError } from './errors.js';
 import { Batch, Host } from './host.js';
-import { open, requireJspi } from './instance.js';
+import { InstanceSlot } from './instance-slot.js';
+import { requireJspi } from './instance.js';
 
 export class AsyncCheckpointManager {
   #host;
-  #key;
-  #manager = null;
+  #slot;
   #busy = null;
 
   /**
@@ -31,19 +31,18 @@ export class AsyncCheckpointManager {
    */
   constructor(storage, consumer, { key } = {}) {
     requireJspi('AsyncCheckpointManager');
-    this.#key = checkedKey(key);
+    const checked = checkedKey(key);
     checkedConsumer(consumer);
     this.#host = new Host(adapt(storage, { asynchronous: true }), consumer, { asynchronous: true });
     /** Why the last writeCheckpoint resolved false; null after one that succeeded. */
     this.lastWriteError = null;
-    const error = this.#open();
-    if (error instanceof UnsupportedRuntime) throw error;
-    if (error !== null) throw new ComponentTrapped('opening the manager', describeError(error), false, describeError(error), { cause: error });
+    this.#slot = new InstanceSlot(this.#host, checked, 'jspi');
+    this.#slot.openFirst();
   }
 
   /** The storage key of this manager's record. */
   get key() {
-    return this.#key ?? CHECKPOINT_KEY;
+    return this.#slot.key ?? CHECKPOINT_KEY;
   }
 
   /**
@@ -81,16 +80,18 @@ export class AsyncCheckpointManager {
     throw contractError(failure, null, this.#host);
   }
 
-  #open() {
-    this.#host.begin(null);
-    try {
-      const Manager = open(this.#host.imports(), { jspi: true });
-      this.#manager = new Manager(this.#key);
-      return null;
-    } catch (e) {
-      this.#manager = null;
-      return e;
+  /** Drops this manager's record handle and gives its instance to the next manager
+   * created (one per batch or request then costs no instantiation). Every later call
+   * rejects. Refused while a call is running: await it first. */
+  close() {
+    if (this.#busy !== null) {
+      throw new CheckpointError(`close() was called while this manager's ${this.#busy} is still running: await it first`);
     }
+    this.#slot.close();
+  }
+
+  [Symbol.dispose ?? Symbol.for('dispose')]() {
+    this.close();
   }
 
   /** Calls the instance and waits for it; resolves null, or the contract's error case. */
@@ -102,34 +103,19 @@ export class AsyncCheckpointManager {
     }
     this.#busy = operation;
     try {
-      if (this.#manager === null) {
-        const error = this.#open();
-        if (error instanceof UnsupportedRuntime) throw error;
-        if (error !== null) {
-          throw new ComponentTrapped(operation, "the previous call's instance failed", false, describeError(error), { cause: error });
-        }
-      }
+      const manager = this.#slot.current(operation);
       this.#host.begin(batch);
       try {
-        await call(this.#manager, batch);
+        await call(manager, batch);
         return null;
       } catch (e) {
         if (isContractError(e) && this.#host.faulted === null) return e.payload;
-        throw this.#recover(operation, e);
+        throw this.#slot.recover(operation, e);
       } finally {
         this.#host.batch = null;
       }
     } finally {
       this.#busy = null;
     }
-  }
-
-  /** After a trap: the instance may be mid-update (or still suspended), so it is never
-   * called again; a fresh one reads the record before its first write. */
-  #recover(operation, trap) {
-    const fault = this.#host.faulted ?? trap;
-    this.#manager = null;
-    const error = this.#open();
-    return new ComponentTrapped(operation, describeError(fault), error === null, error && describeError(error), { cause: fault });
   }
 }

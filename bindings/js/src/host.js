@@ -46,21 +46,6 @@ export class Host {
     this.faulted = null;
   }
 
-  /** The import object jco's instantiate takes, keyed with and without the version. */
-  imports() {
-    const storage = { get: (key) => this.get(key), put: (key, value, expected) => this.put(key, value, expected) };
-    const consumer = { Batch, ack: (ids) => this.ack(ids), ackBatch: (batch) => this.ackBatch(batch) };
-    const clock = { now: wallClockNow, resolution: () => ({ seconds: 0n, nanoseconds: NANOS_PER_MILLI }) };
-    return {
-      'pipeline:checkpoint/storage': storage,
-      'pipeline:checkpoint/storage@0.3.0': storage,
-      'pipeline:checkpoint/consumer': consumer,
-      'pipeline:checkpoint/consumer@0.3.0': consumer,
-      'wasi:clocks/wall-clock': clock,
-      'wasi:clocks/wall-clock@0.2.6': clock,
-    };
-  }
-
   get(key) {
     return this.#then(this.#guard(() => this.adapter.get(key)), (outcome) => {
       if (outcome.cause !== null) this.cause = outcome.cause;
@@ -138,6 +123,25 @@ export class Host {
     if (this.faulted === null) this.faulted = error;
     throw error;
   }
+}
+
+/** The import object jco's instantiate takes, keyed with and without the version, each
+ * call reaching `binding.host`: the host of the manager that holds the instance now. */
+export function importsThrough(binding) {
+  const storage = {
+    get: (key) => binding.host.get(key),
+    put: (key, value, expected) => binding.host.put(key, value, expected),
+  };
+  const consumer = { Batch, ack: (ids) => binding.host.ack(ids), ackBatch: (batch) => binding.host.ackBatch(batch) };
+  const clock = { now: wallClockNow, resolution: () => ({ seconds: 0n, nanoseconds: NANOS_PER_MILLI }) };
+  return {
+    'pipeline:checkpoint/storage': storage,
+    'pipeline:checkpoint/storage@0.3.0': storage,
+    'pipeline:checkpoint/consumer': consumer,
+    'pipeline:checkpoint/consumer@0.3.0': consumer,
+    'wasi:clocks/wall-clock': clock,
+    'wasi:clocks/wall-clock@0.2.6': clock,
+  };
 }
 
 /** wasi:clocks/wall-clock.now from Date.now(): every runtime has it, edge ones included. */

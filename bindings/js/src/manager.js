@@ -4,12 +4,12 @@
 
 import { asyncCalls, adapt, isAsyncFunction } from './adapters.js';
 import {
-  CHECKPOINT_KEY, checkedConsumer, checkedIds, checkedKey, checkedOffset, contractError, describeError, isContractError,
+  CHECKPOINT_KEY, checkedConsumer, checkedIds, checkedKey, checkedOffset, contractError, isContractError,
   writeFailed,
 } from './calls.js';
-import { CheckpointError, ComponentTrapped, InvalidArgument, UnsupportedRuntime } from './errors.js';
+import { CheckpointError, InvalidArgument } from './errors.js';
 import { Batch, Host } from './host.js';
-import { open } from './instance.js';
+import { InstanceSlot } from './instance-slot.js';
 import { hasJspi, jspiFix, runtimeName } from './runtime.js';
 
 /**
@@ -22,8 +22,7 @@ import { hasJspi, jspiFix, runtimeName } from './runtime.js';
  */
 export class CheckpointManager {
   #host;
-  #key;
-  #manager = null;
+  #slot;
   #busy = null;
 
   /**
@@ -33,21 +32,20 @@ export class CheckpointManager {
    * @param options.key the record's key, `pipeline/checkpoint.json` by default.
    */
   constructor(storage, consumer, { key } = {}) {
-    this.#key = checkedKey(key);
+    const checked = checkedKey(key);
     checkedConsumer(consumer);
     refuseAsync(storage, consumer);
     this.#host = new Host(adapt(storage, { asynchronous: false }), consumer, { asynchronous: false });
     /** Why the last writeCheckpoint returned false, as a (not thrown) WriteFailed;
      * null after a write that succeeded. @type {import('./errors.js').WriteFailed | null} */
     this.lastWriteError = null;
-    const error = this.#open();
-    if (error instanceof UnsupportedRuntime) throw error;
-    if (error !== null) throw new ComponentTrapped('opening the manager', describeError(error), false, describeError(error), { cause: error });
+    this.#slot = new InstanceSlot(this.#host, checked, 'sync');
+    this.#slot.openFirst();
   }
 
   /** The storage key of this manager's record. */
   get key() {
-    return this.#key ?? CHECKPOINT_KEY;
+    return this.#slot.key ?? CHECKPOINT_KEY;
   }
 
   /**
@@ -87,17 +85,18 @@ export class CheckpointManager {
     throw contractError(failure, null, this.#host);
   }
 
-  /** Starts a fresh instance; returns why it could not, or null. */
-  #open() {
-    this.#host.begin(null);
-    try {
-      const Manager = open(this.#host.imports(), { jspi: false });
-      this.#manager = new Manager(this.#key);
-      return null;
-    } catch (e) {
-      this.#manager = null;
-      return e;
+  /** Drops this manager's record handle and gives its instance to the next manager
+   * created (one per batch or request then costs no instantiation). Every later call
+   * throws. Also `using manager = new CheckpointManager(...)` where supported. */
+  close() {
+    if (this.#busy !== null) {
+      throw new CheckpointError(`close() was called from inside this manager's own storage or consumer (during ${this.#busy})`);
     }
+    this.#slot.close();
+  }
+
+  [Symbol.dispose ?? Symbol.for('dispose')]() {
+    this.close();
   }
 
   /** Calls the instance; returns null, or the contract's checkpoint-error. */
@@ -108,35 +107,20 @@ export class CheckpointManager {
     }
     this.#busy = operation;
     try {
-      if (this.#manager === null) {
-        const error = this.#open();
-        if (error instanceof UnsupportedRuntime) throw error;
-        if (error !== null) {
-          throw new ComponentTrapped(operation, "the previous call's instance failed", false, describeError(error), { cause: error });
-        }
-      }
+      const manager = this.#slot.current(operation);
       this.#host.begin(batch);
       try {
-        call(this.#manager, batch);
+        call(manager, batch);
         return null;
       } catch (e) {
         if (isContractError(e) && this.#host.faulted === null) return e.payload;
-        throw this.#recover(operation, e);
+        throw this.#slot.recover(operation, e);
       } finally {
         this.#host.batch = null;
       }
     } finally {
       this.#busy = null;
     }
-  }
-
-  /** After a trap: never touch the instance again (it may be mid-update), open a fresh
-   * one, and say what happened. */
-  #recover(operation, trap) {
-    const fault = this.#host.faulted ?? trap;
-    this.#manager = null;
-    const error = this.#open();
-    return new ComponentTrapped(operation, describeError(fault), error === null, error && describeError(error), { cause: fault });
   }
 }
 

@@ -46,6 +46,7 @@ async function run(total, size) {
     offset = last;
     console.log(`checkpoint ${offset}`);
   }
+  manager.close();
 }
 
 /** The committed offset, and how often each order reached the output. */
@@ -59,6 +60,7 @@ async function report() {
   let acked = 0;
   for await (const _ of kv.list({ prefix: ['acked'] })) acked += 1;
   console.log(JSON.stringify({ checkpoint: String(await manager.getCheckpoint()), counts, acked }));
+  manager.close();
 }
 
 if (orders === '--report') await report();

@@ -33,8 +33,17 @@ async function consume(batch, env) {
   const state = env.PIPELINE.get(env.PIPELINE.idFromName(STREAM));
   const byId = new Map(batch.messages.map((message) => [message.id, message]));
   const consumer = { ack: (ids) => { for (const id of ids) byId.get(id).ack(); } };
+  // A manager per batch: closing it hands its component instance to the next batch's.
   const manager = new AsyncCheckpointManager(checkpointStore(state), consumer, { key: `${STREAM}/checkpoint.json` });
+  try {
+    await checkpointBatch(batch, state, manager);
+  } finally {
+    manager.close();
+  }
+}
 
+/** Processes the run of orders after the durable offset, then checkpoints and acks it. */
+async function checkpointBatch(batch, state, manager) {
   const durable = await manager.getCheckpoint();
   let next = durable + 1n;
   const run = [];
@@ -78,7 +87,11 @@ export default {
     }
     if (pathname === '/checkpoint') {
       const manager = new AsyncCheckpointManager(checkpointStore(state), { ack() {} }, { key: `${STREAM}/checkpoint.json` });
-      return Response.json({ offset: Number(await manager.getCheckpoint()) });
+      try {
+        return Response.json({ offset: Number(await manager.getCheckpoint()) });
+      } finally {
+        manager.close();
+      }
     }
     if (pathname === '/output') return Response.json(await state.output());
     return new Response('not found', { status: 404 });
