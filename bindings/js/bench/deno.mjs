@@ -3,16 +3,17 @@
 // the same KV operations written out (an atomic check of the last versionstamp and set,
 // then the ack, itself a KV write).
 //
-// Usage: deno run --unstable-kv --allow-read=DIR --allow-write=DIR bench/deno.mjs DIR [ROUNDS]
+// Usage: deno run --unstable-kv --allow-read=DIR --allow-write=DIR bench/deno.mjs memory|durable DIR [ROUNDS]
+// (each group in a process of its own, as node.mjs runs them)
 
 import { AsyncCheckpointManager } from 'pipeline-checkpoint';
 import { DenoKvStorage } from 'pipeline-checkpoint/deno-kv';
 
 import { measure } from './measure.mjs';
-import { BATCH, floorSeries, managerSeries, memorySeries, record } from './series.mjs';
+import { BATCH, floorSeries, managerSeries, memorySeries, openSeries, record } from './series.mjs';
 import { SUSPENSION_WASM, suspensionSeries } from './suspension.mjs';
 
-const [dir, rounds = '15'] = Deno.args;
+const [group, dir, rounds = '15'] = Deno.args;
 const kv = await Deno.openKv(`${dir}/bench.sqlite`);
 const ackTo = (name) => ({ async ack(ids) { await kv.set(['acks', name], ids); } });
 
@@ -28,12 +29,14 @@ function kvFloor() {
   });
 }
 
-const series = {
+const series = group === 'memory' ? {
   ...memorySeries(),
+  ...openSeries(),
   ...suspensionSeries(new WebAssembly.Module(SUSPENSION_WASM)),
+} : {
   'kv/jspi': managerSeries(new AsyncCheckpointManager(new DenoKvStorage(kv, { prefix: ['package'] }), ackTo('package'))),
   'kv/floor': kvFloor(),
 };
-const writes = (name) => (name.startsWith('kv/') ? 50 : name.startsWith('call/') ? 20000 : 2000);
+const writes = (name) => (name.startsWith('kv/') ? 50 : name.startsWith('call/') ? 20000 : name.startsWith('open/') ? 200 : 2000);
 for (const line of await measure(series, { writes, rounds: Number(rounds) })) console.log(JSON.stringify(line));
 kv.close();

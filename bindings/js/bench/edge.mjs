@@ -40,24 +40,29 @@ mkdirSync(values.dir, { recursive: true });
 
 const lines = (text) => text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
 
+const GROUPS = ['memory', 'durable'];
+
 function runNode() {
-  return lines(execFileSync(process.execPath, [join(HERE, 'node.mjs'), '--dir', values.dir, '--rounds', String(rounds)], { encoding: 'utf8' }));
+  return GROUPS.flatMap((group) => lines(execFileSync(process.execPath,
+    [join(HERE, 'node.mjs'), '--group', group, '--dir', values.dir, '--rounds', String(rounds)], { encoding: 'utf8' })));
 }
 
 function runDeno() {
   const dir = mkdtempSync(join(values.dir, 'bench-edge-deno-'));
   try {
-    return lines(execFileSync(values.deno, ['run', '--no-check', '--no-prompt', '--unstable-kv', `--allow-read=${dir}`,
-      `--allow-write=${dir}`, join(HERE, 'deno.mjs'), dir, String(rounds)], { encoding: 'utf8' }));
+    return GROUPS.flatMap((group) => lines(execFileSync(values.deno, ['run', '--no-check', '--no-prompt', '--unstable-kv',
+      `--allow-read=${dir}`, `--allow-write=${dir}`, join(HERE, 'deno.mjs'), group, dir, String(rounds)], { encoding: 'utf8' })));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const WORKERD_WRITES = { 'do/': 100, 'call/': 20000, 'memory/': 2000 };
+const WORKERD_WRITES = { 'do/': 100, 'call/': 20000, 'memory/': 2000, 'open/': 200 };
 const workerdWrites = (name) => Object.entries(WORKERD_WRITES).find(([prefix]) => name.startsWith(prefix))[1];
-const WORKERD_SERIES = ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'call/plain', 'call/suspending',
-  'do/sync', 'do/floor-sync', 'do/jspi-sync-api', 'do/jspi', 'do/floor-async', 'do/floor-async-suspended'];
+const WORKERD_GROUPS = [
+  ['memory/sync', 'memory/jspi', 'memory/jspi-promises', 'open/new-instance', 'open/pooled', 'call/plain', 'call/suspending'],
+  ['do/sync', 'do/floor-sync', 'do/jspi-sync-api', 'do/jspi', 'do/floor-async', 'do/floor-async-suspended'],
+];
 
 /** Times one request from outside workerd, in ns. */
 async function timed(worker, name, writes) {
@@ -69,18 +74,24 @@ async function timed(worker, name, writes) {
 }
 
 /** Per write: a request's time less that of the same request with no write; rounds
- * forwards and backwards in turn, as measure.mjs runs them. */
+ * forwards and backwards in turn, as measure.mjs runs them, one group after the other. */
 async function runWorkerd(worker) {
-  for (const name of WORKERD_SERIES) await timed(worker, name, workerdWrites(name)); // warm-up
-  const perWrite = Object.fromEntries(WORKERD_SERIES.map((name) => [name, []]));
+  const results = [];
+  for (const group of WORKERD_GROUPS) results.push(...await runWorkerdGroup(worker, group));
+  return results;
+}
+
+async function runWorkerdGroup(worker, names) {
+  for (const name of names) await timed(worker, name, workerdWrites(name)); // warm-up
+  const perWrite = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = 0; round < rounds; round += 1) {
-    for (const name of round % 2 === 0 ? WORKERD_SERIES : [...WORKERD_SERIES].reverse()) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
       const n = workerdWrites(name);
       const empty = median([await timed(worker, name, 0), await timed(worker, name, 0), await timed(worker, name, 0)]);
       perWrite[name].push((await timed(worker, name, n) - empty) / n);
     }
   }
-  return WORKERD_SERIES.map((name) => ({ series: name, ns_per_write: median(perWrite[name]), rounds: perWrite[name] }));
+  return names.map((name) => ({ series: name, ns_per_write: median(perWrite[name]), rounds: perWrite[name] }));
 }
 
 async function startWorkerd() {
@@ -128,6 +139,7 @@ console.log('\n| runtime | series | µs per write | ratio | the passes (µs) |\n
 const RATIOS = {
   'memory/jspi': ['memory/sync', '× sync'],
   'memory/jspi-promises': ['memory/sync', '× sync'],
+  'open/pooled': ['open/new-instance', '× new instance'],
   'files/sync': ['files/floor', '× floor'],
   'files/jspi': ['files/floor', '× floor'],
   'kv/jspi': ['kv/floor', '× floor'],

@@ -3,7 +3,9 @@
 // sync and the JSPI builds, beside the same file operations written out (read the
 // record, compare, replace it durably, append the ack and sync it).
 //
-// Usage: node bench/node.mjs --dir DIR [--rounds N]; prints {"series", "ns_per_write"} lines.
+// Usage: node bench/node.mjs --group memory|durable --dir DIR [--rounds N]; prints
+// {"series", "ns_per_write", "rounds"} lines. Each group runs in a process of its own,
+// so that the memory series' garbage is not collected during a durable one.
 
 import { closeSync, constants, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +15,12 @@ import { AsyncCheckpointManager, CheckpointManager } from 'pipeline-checkpoint';
 import { FileStorage } from 'pipeline-checkpoint/node';
 
 import { measure } from './measure.mjs';
-import { BATCH, floorSeries, managerSeries, memorySeries, record } from './series.mjs';
+import { BATCH, floorSeries, managerSeries, memorySeries, openSeries, record } from './series.mjs';
 import { SUSPENSION_WASM, suspensionSeries } from './suspension.mjs';
 
-const { values } = parseArgs({ options: { dir: { type: 'string', default: '.' }, rounds: { type: 'string', default: '15' } } });
+const { values } = parseArgs({
+  options: { dir: { type: 'string', default: '.' }, rounds: { type: 'string', default: '15' }, group: { type: 'string', default: 'memory' } },
+});
 
 /** An ack log: one JSON line per batch, appended and fdatasynced. */
 class AckLog {
@@ -62,14 +66,16 @@ try {
   const dir = (name) => { const path = join(scratch, name); mkdirSync(path); return path; };
   const syncDir = dir('sync');
   const jspiDir = dir('jspi');
-  const series = {
+  const series = values.group === 'memory' ? {
     ...memorySeries(),
+    ...openSeries(),
     ...suspensionSeries(new WebAssembly.Module(SUSPENSION_WASM)),
+  } : {
     'files/sync': managerSeries(new CheckpointManager(new FileStorage(syncDir), new AckLog(join(syncDir, 'acks.log')))),
     'files/jspi': managerSeries(new AsyncCheckpointManager(new FileStorage(jspiDir), new AckLog(join(jspiDir, 'acks.log')))),
     'files/floor': fileFloor(dir('floor')),
   };
-  const writes = (name) => (name.startsWith('files/') ? 5 : name.startsWith('call/') ? 20000 : 2000);
+  const writes = (name) => (name.startsWith('files/') ? 5 : name.startsWith('call/') ? 20000 : name.startsWith('open/') ? 200 : 2000);
   for (const line of await measure(series, { writes, rounds: Number(values.rounds) })) console.log(JSON.stringify(line));
 } finally {
   rmSync(scratch, { recursive: true, force: true });

@@ -64,3 +64,19 @@ export function memorySeries() {
     'memory/jspi-promises': managerSeries(new AsyncCheckpointManager(asyncMemory, { async ack() {} })),
   };
 }
+
+/** Opening a manager (its first call included): a new instance each time, or the
+ * instance a closed manager handed back to the pool. */
+export function openSeries() {
+  const storage = new MemoryStorage();
+  const open = (close) => ({
+    async run(n) {
+      for (let i = 0; i < n; i += 1) {
+        const manager = new CheckpointManager(storage, noAck);
+        manager.getCheckpoint();
+        if (close) manager.close();
+      }
+    },
+  });
+  return { 'open/new-instance': open(false), 'open/pooled': open(true) };
+}

@@ -12,7 +12,7 @@ import { AsyncCheckpointManager, CheckpointManager } from 'pipeline-checkpoint';
 import { AsyncDurableObjectStorage, DurableObjectStorage } from 'pipeline-checkpoint/cloudflare';
 
 import suspensionModule from './suspension.wasm';
-import { BATCH, floorSeries, managerSeries, memorySeries, record } from './series.mjs';
+import { BATCH, floorSeries, managerSeries, memorySeries, openSeries, record } from './series.mjs';
 import { suspensionSeries } from './suspension.mjs';
 
 /** The ack: the batch handed to the upstream's client, here kept in memory. */
@@ -99,7 +99,7 @@ async function run(url, env) {
   if (name.startsWith('do/')) {
     await env.BENCH.get(env.BENCH.idFromName(name)).run(name, writes);
   } else {
-    inWorker ??= { ...memorySeries(), ...suspensionSeries(suspensionModule) };
+    inWorker ??= { ...memorySeries(), ...openSeries(), ...suspensionSeries(suspensionModule) };
     await inWorker[name].run(writes);
   }
 }

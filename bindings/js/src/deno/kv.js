@@ -2,14 +2,15 @@
 // versionstamp read (`atomic().check(...)`, null to require absence) before it sets the
 // value, so a stale writer in any process sharing the database is fenced.
 //
-// A versionstamp is 80 bits, the contract's version 64: the version is the FNV-1a 64
-// hash of the versionstamp, and the adapter keeps the versionstamp it last saw to check
-// against (reading it again when asked for a version it did not see).
+// A versionstamp is 80 bits (20 hex digits), the contract's version 64: the version is
+// its low 64 bits, six bytes of the commit's version and its two-byte order, distinct
+// for any two commits a key sees unless they are 2^48 commits apart. The adapter keeps
+// the versionstamp it last saw to check against (reading it again when asked for a
+// version it did not see).
 
-import { contentVersion } from '../content-version.js';
 import { StorageFailure, VersionConflict } from '../errors.js';
 
-const versionOf = (versionstamp) => contentVersion(versionstamp);
+const versionOf = (versionstamp) => BigInt(`0x${versionstamp.slice(-16)}`);
 
 export class DenoKvStorage {
   #versionstamps = new Map();
@@ -31,7 +32,7 @@ export class DenoKvStorage {
   }
 
   async putVersioned(key, value, expected) {
-    const check = expected === null ? null : await this.#versionstampOf(key, expected);
+    const check = expected === null ? null : this.#knownVersionstamp(key, expected) ?? await this.#versionstampOf(key, expected);
     let result;
     try {
       result = await this.kv.atomic().check({ key: [...this.prefix, key], versionstamp: check }).set([...this.prefix, key], value).commit();
@@ -59,9 +60,15 @@ export class DenoKvStorage {
     return entry;
   }
 
-  async #versionstampOf(key, expected) {
+  /** The versionstamp this adapter last saw for `key`, if its version is `expected`:
+   * then the put needs no read first. */
+  #knownVersionstamp(key, expected) {
     const known = this.#versionstamps.get(key);
-    if (known !== undefined && versionOf(known) === expected) return known;
+    return known !== undefined && versionOf(known) === expected ? known : undefined;
+  }
+
+  /** The versionstamp stored now, if its version is `expected`; else a conflict. */
+  async #versionstampOf(key, expected) {
     const entry = await this.#read(key);
     if (entry.versionstamp === null) throw new VersionConflict(`${key}: expected version ${expected}, holds nothing`);
     if (versionOf(entry.versionstamp) !== expected) {
