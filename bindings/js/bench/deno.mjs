@@ -38,5 +38,5 @@ const series = group === 'memory' ? {
   'kv/floor': kvFloor(),
 };
 const writes = (name) => (name.startsWith('kv/') ? 50 : name.startsWith('call/') ? 20000 : name.startsWith('open/') ? 200 : 2000);
-for (const line of await measure(series, { writes, rounds: Number(rounds) })) console.log(JSON.stringify(line));
+for (const line of await measure(series, { writes, warmup: (name) => (name.startsWith('kv/') ? 1000 : writes(name)), rounds: Number(rounds) })) console.log(JSON.stringify(line));
 kv.close();

@@ -3,10 +3,12 @@
 // machine whose speed drifts (a disk busy with other work) drifts under all of them
 // alike. Per round and series, the ns per write; a series' figure is the median.
 
-export async function measure(series, { writes, rounds }) {
+export async function measure(series, { writes, rounds, warmup = writes }) {
   const names = Object.keys(series);
   const perRound = Object.fromEntries(names.map((name) => [name, []]));
-  for (const name of names) await series[name].run(writes(name)); // warm-up: first reads, JIT
+  // Warm-up: the first read, and V8 compiling jco's glue, which it does only after some
+  // hundreds of calls (before that a durable write costs ~0.3 ms more CPU).
+  for (const name of names) await series[name].run(warmup(name));
   for (let round = 0; round < rounds; round += 1) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
       const n = writes(name);

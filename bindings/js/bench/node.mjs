@@ -76,7 +76,7 @@ try {
     'files/floor': fileFloor(dir('floor')),
   };
   const writes = (name) => (name.startsWith('files/') ? 5 : name.startsWith('call/') ? 20000 : name.startsWith('open/') ? 200 : 2000);
-  for (const line of await measure(series, { writes, rounds: Number(values.rounds) })) console.log(JSON.stringify(line));
+  for (const line of await measure(series, { writes, warmup: (name) => (name.startsWith('files/') ? 1000 : writes(name)), rounds: Number(values.rounds) })) console.log(JSON.stringify(line));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
