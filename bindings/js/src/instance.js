@@ -1,4 +1,5 @@
-// One instance of the component per manager, from core modules compiled once per realm.
+// Instances of the component (pool.js keeps them for the managers), from core modules
+// compiled once per realm.
 //
 // How the core modules reach this realm depends on the runtime, so each entry point of
 // the package (src/entry/) names its loader before any manager exists: Node reads the
