@@ -26,7 +26,14 @@ fn a_second_run_on_a_state_directory_is_refused_naming_the_holder_and_nothing_is
     let state = dir.path().join("state");
     // Thousands of durable batches: the first run is still at work, whatever the
     // machine's load, when the second has started up and looks.
-    let args = ["run", "--quiet", "--messages", "40000", "--batch-size", "40"];
+    let args = [
+        "run",
+        "--quiet",
+        "--messages",
+        "40000",
+        "--batch-size",
+        "40",
+    ];
     let mut first = spawn_host_example(&state, &args);
     wait_for_acked_batches(&mut first, &state.join("acks.log"), 1);
     let second = host_example(&state, &args);

@@ -27,10 +27,13 @@ pub async fn run(
     // default soft limit of open files for a few hundred tenants.
     super::open_files::raise_limit(tenants);
     // One engine, one compiled component, a pool with a slot for every manager that
-    // can be open at once: every tenant's, and one to spare.
+    // can be open at once: every tenant's, and one to spare. A tenant opens a manager
+    // or two before its run's, and their slots give their pages back: with thousands
+    // of tenants starting at once, slots kept resident would outweigh the tenants.
     let host = Host::new(HostConfig {
         pool: Some(PoolConfig {
             instances: u32::try_from(tenants + 1).context("--tenants is too large")?,
+            keep_resident_bytes: 0,
             ..PoolConfig::default()
         }),
         ..HostConfig::default()
