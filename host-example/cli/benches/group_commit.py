@@ -6,7 +6,8 @@ storage and with `--storage sqlite://DIR/records.db`, and the single pipeline (`
 without `--tenants`, the same messages and batch size, on files), alternately, ROUNDS
 times each, in fresh scratch directories on one disk, so that a disk whose speed
 drifts during the run drifts under every series. Each tenants series has its own
-`--threads` (`default`: the command's default, one per core). Reports per series the
+`--threads` (`default`: the command's default, one per core); the single pipeline
+runs `--one-messages` messages, for a steady rate over hundreds of checkpoints. Reports per series the
 medians over the rounds of: checkpoints per second (from the command's own summary),
 its ratio to the single pipeline's and to the best file-storage tenants series, p50
 and p99 latency per checkpoint (its sink append, record and ack, all durable; from the
@@ -59,9 +60,10 @@ def run_once(args, storage, threads, count_syncs):
     KiB, syncs or None, CPU seconds, checkpoints)."""
     scratch = Path(tempfile.mkdtemp(prefix=f"group-commit-{storage}-", dir=args.dir))
     try:
+        messages = args.one_messages if storage == "one" else args.messages
         command = [
             args.binary, "--state-dir", str(scratch / "state"), "run",
-            "--messages", str(args.messages), "--batch-size", str(args.batch_size), "--quiet",
+            "--messages", str(messages), "--batch-size", str(args.batch_size), "--quiet",
         ]
         if storage != "one":
             command += ["--tenants", str(args.tenants)]
@@ -102,6 +104,8 @@ def main():
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--one-messages", type=int, default=10000,
+                        help="messages of the single pipeline: enough checkpoints for a steady rate")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--series", action="append",

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,7 +14,7 @@ use pipeline_checkpoint_host::RedisStreamUrl;
 use super::output::say;
 use super::{StateArgs, UsageError, run_tenants};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Config, Source, StreamConfig, Summary};
+use crate::pipeline::{self, Config, Latencies, Source, StreamConfig, Summary};
 
 /// The largest batch: the component's default limit on the ids of one ack.
 const MAX_BATCH_SIZE: u64 = 100_000;
@@ -148,7 +149,7 @@ pub async fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         lock_wait: state.lock_wait(),
         metrics,
         tenant: String::new(),
-        latencies: None,
+        latencies: Some(Arc::new(Latencies::default())),
     };
     if let Some(tenants) = args.tenants {
         return run_tenants::run(state, &config, tenants, threads, args.quiet).await;
@@ -157,7 +158,21 @@ pub async fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
     let mut bar = Progress::new(args.quiet)?;
     let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total)).await;
     bar.finish();
-    print_summary(&summary?)
+    print_summary(&summary?)?;
+    config.latencies.as_deref().map_or(Ok(()), print_latency)
+}
+
+/// The p50 and p99 of the checkpoints' latencies, from each batch's sink append to its
+/// ack: the three durable steps.
+pub(super) fn print_latency(latencies: &Latencies) -> Result<()> {
+    if let (Some(p50), Some(p99)) = (latencies.quantile(0.5), latencies.quantile(0.99)) {
+        say!(
+            "checkpoint latency (sink, record, ack): p50 {:.2} ms, p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        )?;
+    }
+    Ok(())
 }
 
 fn print_summary(summary: &Summary) -> Result<()> {

@@ -102,14 +102,7 @@ pub async fn run(
         elapsed.as_secs_f64(),
         checkpoints as f64 / elapsed.as_secs_f64().max(1e-9)
     )?;
-    if let (Some(p50), Some(p99)) = (latencies.quantile(0.5), latencies.quantile(0.99)) {
-        // From each batch's sink append to its ack: the three durable steps.
-        say!(
-            "checkpoint latency (sink, record, ack): p50 {:.2} ms, p99 {:.2} ms",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        )?;
-    }
+    super::run::print_latency(&latencies)?;
     if failed > 0 {
         bail!("{failed} of {tenants} tenants failed (see their lines above)");
     }
