@@ -16,8 +16,8 @@ const ROUNDS: u64 = 3;
 /// 1,000 tenants open at once in one engine (pooled instances), writing in a seeded
 /// interleaving: each ends with exactly its own offset, and its ack log holds exactly
 /// its own ids, in the order it wrote them.
-#[test]
-fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_acks() {
+#[tokio::test]
+async fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_acks() {
     let seed = seed();
     let mut rng = Rng::new(seed);
     let host = Host::new(HostConfig {
@@ -30,9 +30,10 @@ fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_acks() 
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let tenants = Tenants::new(host.load(COMPONENT).unwrap(), tmp.path());
-    let mut open: Vec<_> = (0..TENANTS)
-        .map(|i| tenants.open(&format!("tenant-{i:04}")).unwrap())
-        .collect();
+    let mut open = Vec::with_capacity(TENANTS);
+    for i in 0..TENANTS {
+        open.push(tenants.open(&format!("tenant-{i:04}")).await.unwrap());
+    }
 
     // Every tenant writes ROUNDS checkpoints; which tenant writes next is drawn at
     // random, so writes of different tenants interleave arbitrarily.
@@ -50,12 +51,13 @@ fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_acks() 
         ];
         open[tenant]
             .write_checkpoint_batch(&mut ids, round * 2)
+            .await
             .unwrap_or_else(|e| panic!("seed {seed}: tenant {tenant} round {round}: {e}"));
     }
 
     for (i, tenant) in open.iter_mut().enumerate() {
         assert_eq!(
-            tenant.get_checkpoint().unwrap(),
+            tenant.get_checkpoint().await.unwrap(),
             ROUNDS * 2,
             "seed {seed}: tenant {i}"
         );
@@ -76,32 +78,32 @@ fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_acks() 
 
 /// A tenant id is validated before anything is created, and one tenant cannot be
 /// open twice at once (two writers of one checkpoint); it can be reopened once closed.
-#[test]
-fn tenant_ids_are_validated_and_a_tenant_is_open_once_at_a_time() {
+#[tokio::test]
+async fn tenant_ids_are_validated_and_a_tenant_is_open_once_at_a_time() {
     let tmp = tempfile::tempdir().unwrap();
     let tenants = Tenants::new(crate::support::runtime().clone(), tmp.path());
     for id in ["../escape", "/abs", "Upper", "a/b", ""] {
         assert!(
-            matches!(tenants.open(id), Err(TenantError::InvalidId { .. })),
+            matches!(tenants.open(id).await, Err(TenantError::InvalidId { .. })),
             "{id:?}"
         );
     }
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 
-    let first = tenants.open("acme").unwrap();
+    let first = tenants.open("acme").await.unwrap();
     assert!(matches!(
-        tenants.clone().open("acme"),
+        tenants.clone().open("acme").await,
         Err(TenantError::AlreadyOpen(id)) if id == "acme"
     ));
     drop(first);
-    let mut again = tenants.open("acme").unwrap();
-    again.write_checkpoint(&["m".to_owned()], 1).unwrap();
+    let mut again = tenants.open("acme").await.unwrap();
+    again.write_checkpoint(&["m".to_owned()], 1).await.unwrap();
 }
 
 /// A pool of N instances admits N live tenants; one more is refused with a typed
 /// error, and closing one makes room.
-#[test]
-fn a_full_instance_pool_refuses_the_next_tenant_until_one_closes() {
+#[tokio::test]
+async fn a_full_instance_pool_refuses_the_next_tenant_until_one_closes() {
     let host = Host::new(HostConfig {
         pool: Some(PoolConfig {
             instances: 3,
@@ -112,19 +114,23 @@ fn a_full_instance_pool_refuses_the_next_tenant_until_one_closes() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let tenants = Tenants::new(host.load(COMPONENT).unwrap(), tmp.path());
-    let mut open: Vec<_> = (0..3)
-        .map(|i| tenants.open(&format!("t{i}")).unwrap())
-        .collect();
-    assert!(matches!(tenants.open("t3"), Err(TenantError::Host { .. })));
+    let mut open = Vec::new();
+    for i in 0..3 {
+        open.push(tenants.open(&format!("t{i}")).await.unwrap());
+    }
+    assert!(matches!(
+        tenants.open("t3").await,
+        Err(TenantError::Host { .. })
+    ));
     open.pop();
-    tenants.open("t3").unwrap();
+    tenants.open("t3").await.unwrap();
 }
 
 /// The first start compiles the component and stores it in the cache; a second start
 /// (a new engine, as in a new process) loads it from there and works the same. A
 /// damaged artifact is never loaded: it is compiled again and replaced.
-#[test]
-fn second_start_loads_the_compiled_component_from_the_cache() {
+#[tokio::test]
+async fn second_start_loads_the_compiled_component_from_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let cache_dir = tmp.path().join("cache");
     let start = || {
@@ -147,9 +153,10 @@ fn second_start_loads_the_compiled_component_from_the_cache() {
     assert_eq!(second.origin(), Origin::Cached);
     let mut tenant = Tenants::new(second, tmp.path().join("state"))
         .open("t")
+        .await
         .unwrap();
-    tenant.write_checkpoint(&["m".to_owned()], 1).unwrap();
-    assert_eq!(tenant.get_checkpoint().unwrap(), 1);
+    tenant.write_checkpoint(&["m".to_owned()], 1).await.unwrap();
+    assert_eq!(tenant.get_checkpoint().await.unwrap(), 1);
 
     // Flip one byte of the compiled code: the checksum no longer matches.
     let mut bytes = std::fs::read(&artifact).unwrap();
