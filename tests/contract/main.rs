@@ -4,6 +4,8 @@
 
 mod support;
 
+mod blocking;
+mod cancellation;
 mod component;
 // Out for now: not yet on the asynchronous API.
 // mod etcd;
