@@ -2,11 +2,18 @@
 //! compiled-component cache that makes a host's later starts cheap.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
+use pipeline_checkpoint_host::backends::Backend;
+use pipeline_checkpoint_host::backends::logs::Logs;
 use pipeline_checkpoint_host::cache::Origin;
+use pipeline_checkpoint_host::storage::{Expected, Stored};
 use pipeline_checkpoint_host::{
-    COMPONENT, FileConsumer, Host, HostConfig, Limits, PoolConfig, TenantError, Tenants,
+    BoxFuture, COMPONENT, DynStorage, FileConsumer, Host, HostConfig, Limits, PoolConfig, Storage,
+    StorageError, StorageLocation, StorageResult, TenantError, Tenants,
 };
+
+use tokio::sync::Barrier;
 
 use crate::seeded::{Rng, seed};
 
@@ -74,6 +81,138 @@ async fn a_thousand_interleaved_tenants_each_keep_exactly_their_own_offset_and_a
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(dirs.len(), TENANTS);
+}
+
+/// How many tenants run as tasks at once, and the checkpoints each writes.
+const TASK_TENANTS: usize = 2_000;
+const TASK_ROUNDS: u64 = 3;
+
+/// 2,000 tenants, each a task on a runtime of two worker threads, driven through
+/// `Tenants`: every one of them is suspended inside its first checkpoint at the same
+/// moment (its put waits at a barrier that all 2,000 must reach before any goes on,
+/// which calls holding a thread could never do on two threads), and each ends with
+/// exactly its own offset and an ack log of exactly its own ids, in the order it wrote
+/// them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_tenants_as_tasks_on_two_threads_each_keep_their_own_offset_and_acks() {
+    let host = Host::new(HostConfig {
+        pool: Some(PoolConfig {
+            instances: TASK_TENANTS as u32 + 10,
+            ..PoolConfig::default()
+        }),
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let tmp = in_memory_dir();
+    let records = StorageLocation::new(MeetingPlace {
+        files: StorageLocation::files(tmp.path()),
+        barrier: Arc::new(Barrier::new(TASK_TENANTS)),
+    });
+    let tenants = Tenants::new(host.load(COMPONENT).unwrap(), tmp.path()).with_records(records);
+    let tasks: Vec<_> = (0..TASK_TENANTS)
+        .map(|i| {
+            let tenants = tenants.clone();
+            tokio::spawn(async move {
+                let mut tenant = tenants.open(&format!("tenant-{i:04}")).await.unwrap();
+                for round in 1..=TASK_ROUNDS {
+                    let mut ids = vec![format!("t{i}-r{round}-a"), format!("t{i}-r{round}-b")];
+                    tenant
+                        .write_checkpoint_batch(&mut ids, round * 2)
+                        .await
+                        .unwrap_or_else(|e| panic!("tenant {i} round {round}: {e}"));
+                }
+                let offset = tenant.get_checkpoint().await.unwrap();
+                (offset, tenant.dir().join("acks.log"))
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (offset, log) = task.await.unwrap();
+        assert_eq!(offset, TASK_ROUNDS * 2, "tenant {i}");
+        let acked = FileConsumer::read_log(&log).unwrap().concat();
+        let expected: Vec<String> = (1..=TASK_ROUNDS)
+            .flat_map(|r| [format!("t{i}-r{r}-a"), format!("t{i}-r{r}-b")])
+            .collect();
+        assert_eq!(acked, expected, "tenant {i}");
+    }
+    let dirs = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert_eq!(dirs, TASK_TENANTS);
+}
+
+/// Records in files, as `Tenants` keeps them by default, whose storages each wait at
+/// `barrier` once, in their first put, after the record is written.
+#[derive(Debug)]
+struct MeetingPlace {
+    files: StorageLocation,
+    barrier: Arc<Barrier>,
+}
+
+impl std::fmt::Display for MeetingPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (meeting at a barrier)", self.files)
+    }
+}
+
+impl Backend for MeetingPlace {
+    fn open(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>> {
+        Box::pin(async move {
+            let storage = Meeting {
+                inner: self.files.open().await?,
+                barrier: Some(self.barrier.clone()),
+            };
+            Ok(Box::new(storage) as Box<dyn DynStorage>)
+        })
+    }
+
+    fn open_read_only(&self) -> BoxFuture<'_, Result<Box<dyn DynStorage>, StorageError>> {
+        self.open()
+    }
+
+    fn for_tenant(&self, id: &str) -> Arc<dyn Backend> {
+        Arc::new(MeetingPlace {
+            files: self.files.for_tenant(id),
+            barrier: self.barrier.clone(),
+        })
+    }
+
+    fn describe(&self, key: &str) -> String {
+        self.files.describe(key)
+    }
+
+    fn logs(&self) -> Option<Arc<dyn Logs>> {
+        None
+    }
+}
+
+/// A storage whose first put, once written, waits at the barrier.
+struct Meeting {
+    inner: Box<dyn DynStorage>,
+    barrier: Option<Arc<Barrier>>,
+}
+
+impl Storage for Meeting {
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        self.inner.get(key).await
+    }
+
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let version = self.inner.put(key, value, expected).await?;
+        if let Some(barrier) = self.barrier.take() {
+            barrier.wait().await;
+        }
+        Ok(version)
+    }
+}
+
+/// A temporary directory in memory (`/dev/shm`) where there is one: what the tenants
+/// test above proves is the executor's, and its 18,000 syncs would cost half a minute
+/// on a disk without proving more. Elsewhere, an ordinary temporary directory.
+fn in_memory_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    match shm.is_dir() {
+        true => tempfile::tempdir_in(shm).unwrap(),
+        false => tempfile::tempdir().unwrap(),
+    }
 }
 
 /// A tenant id is validated before anything is created, and one tenant cannot be
