@@ -12,6 +12,7 @@ mod component;
 // Out for now: not yet on the asynchronous API.
 // mod etcd_cluster;
 mod failures;
+mod fairness;
 mod faults;
 mod file_storage;
 mod fuzz;

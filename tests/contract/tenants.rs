@@ -103,7 +103,9 @@ async fn two_thousand_tenants_as_tasks_on_two_threads_each_keep_their_own_offset
         ..HostConfig::default()
     })
     .unwrap();
-    let tmp = in_memory_dir();
+    // In memory: what this proves is the executor's, and its 18,000 syncs would cost
+    // half a minute on a disk without proving more.
+    let tmp = pipeline_checkpoint_test_support::in_memory_tempdir();
     let records = StorageLocation::new(MeetingPlace {
         files: StorageLocation::files(tmp.path()),
         barrier: Arc::new(Barrier::new(TASK_TENANTS)),
@@ -201,17 +203,6 @@ impl Storage for Meeting {
             barrier.wait().await;
         }
         Ok(version)
-    }
-}
-
-/// A temporary directory in memory (`/dev/shm`) where there is one: what the tenants
-/// test above proves is the executor's, and its 18,000 syncs would cost half a minute
-/// on a disk without proving more. Elsewhere, an ordinary temporary directory.
-fn in_memory_dir() -> tempfile::TempDir {
-    let shm = std::path::Path::new("/dev/shm");
-    match shm.is_dir() {
-        true => tempfile::tempdir_in(shm).unwrap(),
-        false => tempfile::tempdir().unwrap(),
     }
 }
 
