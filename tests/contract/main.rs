@@ -25,6 +25,7 @@ mod regression;
 // Out for now: not yet on the asynchronous API.
 // mod s3;
 mod sqlite;
+mod sqlite_groups;
 mod sqlite_ownership;
 mod sqlite_power_cut;
 mod store_properties;
