@@ -9,7 +9,7 @@
 //! opened by a location of its own, and closed, by dropping that location and every
 //! handle, before the power comes back: the check after a cut reads the file as the
 //! cut left it, never a database still open from before. (A cut in the middle of one
-//! group of hundreds of tenants' puts is `sqlite_group_cut.rs`.)
+//! group of hundreds of tenants' puts is `sqlite_groups.rs`.)
 #![cfg(target_os = "linux")]
 
 use std::path::Path;
