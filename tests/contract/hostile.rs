@@ -304,6 +304,7 @@ async fn contained(
         pool: Some(PoolConfig {
             instances: 16,
             memory_bytes: 256 << 20,
+            ..PoolConfig::default()
         }),
         cache_dir: None,
     })

@@ -74,6 +74,14 @@ impl FileConsumer {
         Ok(Self::on_log(Box::new(log), name))
     }
 
+    /// [`FileConsumer::open`] for a caller outside an asynchronous context (a
+    /// [`crate::blocking::BlockingManager`]'s): it blocks while it opens the log.
+    pub fn open_blocking(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let log = FileLog::open_blocking(path)?;
+        let name = log.path().display().to_string();
+        Ok(Self::on_log(Box::new(log), name))
+    }
+
     /// Appends acknowledgements to `log`, which `name` describes in messages (a path,
     /// or a URL).
     pub fn on_log(log: Box<dyn Log>, name: String) -> Self {
