@@ -58,9 +58,15 @@ pub struct EtcdStorage {
 
 impl EtcdStorage {
     /// A storage talking to the cluster and under the prefix that `url` names. The TLS
-    /// files and the password are read now; connecting is lazy, so the first call
-    /// reports an unreachable cluster.
-    pub fn open(url: EtcdUrl) -> Result<Self, StorageError> {
+    /// files and the password are read now (on tokio's blocking pool); connecting is
+    /// lazy, so the first call reports an unreachable cluster.
+    pub async fn open(url: EtcdUrl) -> Result<Self, StorageError> {
+        crate::backends::off_executor("opening etcd", move || Self::open_blocking(url)).await
+    }
+
+    /// [`Self::open`] for callers without a runtime, or that may block: it reads the
+    /// files on the calling thread.
+    pub fn open_blocking(url: EtcdUrl) -> Result<Self, StorageError> {
         Ok(Self {
             client: Client::new(&url)?,
             url,
@@ -79,41 +85,11 @@ impl EtcdStorage {
     }
 }
 
-/// The client blocks; each call runs on tokio's blocking pool with a clone of the
-/// storage, whose client state (the member that answered last, the auth token) comes
-/// back with the answer.
 impl Storage for EtcdStorage {
     async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        let key = key.to_owned();
-        self.off_executor(move |etcd| etcd.get_blocking(&key)).await
-    }
-
-    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
-        let (key, value) = (key.to_owned(), value.to_owned());
-        self.off_executor(move |etcd| etcd.put_blocking(&key, &value, expected))
-            .await
-    }
-}
-
-impl EtcdStorage {
-    async fn off_executor<T: Send + 'static>(
-        &mut self,
-        call: impl FnOnce(&mut Self) -> StorageResult<T> + Send + 'static,
-    ) -> StorageResult<T> {
-        let mut etcd = self.clone();
-        let (etcd, result) = crate::backends::off_executor("an etcd call", move || {
-            let result = call(&mut etcd);
-            Ok((etcd, result))
-        })
-        .await?;
-        *self = etcd;
-        result
-    }
-
-    fn get_blocking(&mut self, key: &str) -> StorageResult<Option<Stored>> {
         let etcd_key = self.etcd_key(key)?;
         let body = json!({ "key": BASE64.encode(&etcd_key) });
-        let range: RangeResponse = self.client.call("kv/range", &body, Replay::Always)?;
+        let range: RangeResponse = self.client.call("kv/range", &body, Replay::Always).await?;
         Ok(range
             .kvs
             .into_iter()
@@ -122,7 +98,7 @@ impl EtcdStorage {
             .transpose()?)
     }
 
-    fn put_blocking(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         let etcd_key = self.etcd_key(key)?;
         let encoded_key = BASE64.encode(&etcd_key);
         let compare = match expected {
@@ -141,7 +117,10 @@ impl EtcdStorage {
             // On a conflict, read what is there instead, to say so.
             "failure": [{ "request_range": { "key": encoded_key } }],
         });
-        let txn: TxnResponse = self.client.call("kv/txn", &body, Replay::IfUnapplied)?;
+        let txn: TxnResponse = self
+            .client
+            .call("kv/txn", &body, Replay::IfUnapplied)
+            .await?;
         if txn.succeeded {
             // The put is the transaction's only write, so it carries the revision the
             // transaction created.
@@ -238,9 +217,7 @@ impl crate::backends::Backend for EtcdUrl {
     fn open(&self) -> crate::BoxFuture<'_, Result<Box<dyn crate::DynStorage>, StorageError>> {
         let url = self.clone();
         Box::pin(async move {
-            let storage =
-                crate::backends::off_executor("opening etcd", move || EtcdStorage::open(url))
-                    .await?;
+            let storage = EtcdStorage::open(url).await?;
             Ok(Box::new(storage) as Box<dyn crate::DynStorage>)
         })
     }
