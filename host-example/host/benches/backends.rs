@@ -8,9 +8,9 @@
 //!   worker, over the backend and a consumer that only counts: the latency a pipeline
 //!   waits for per batch.
 //! - `backend/throughput/{files,etcd,etcd-3-members,s3}-{1,8}-workers`: N workers, each with its own key
-//!   and manager, writing one checkpoint each in parallel per iteration; throughput is
-//!   N ÷ the time per iteration. etcd commits concurrent writes together (one fsync
-//!   for several), files fsync each on its own.
+//!   and manager, writing one checkpoint each concurrently per iteration (tasks on a
+//!   two-thread runtime); throughput is N ÷ the time per iteration. etcd commits
+//!   concurrent writes together (one fsync for several), files fsync each on its own.
 //!
 //! etcd and moto are started like the tests start theirs; a series whose server is
 //! not installed is left out. Run with
@@ -18,11 +18,10 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use pipeline_checkpoint_host::{AckResult, Consumer, FileStorage, Manager, Runtime, Storage};
+use pipeline_checkpoint_host::{AckResult, Consumer, DynStorage, FileStorage, Manager, Runtime};
 use pipeline_checkpoint_test_support::uuid_shaped_id;
 
 use pipeline_checkpoint_test_support::etcd::EtcdServer;
@@ -32,12 +31,17 @@ use pipeline_checkpoint_test_support::s3::S3Server;
 const IDS_PER_BATCH: u64 = 100;
 
 /// Opens worker N's storage on one backend.
-type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn Storage> + 'a;
+type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn DynStorage> + 'a;
 const WORKER_COUNTS: [usize; 2] = [1, 8];
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let runtime = Runtime::new().expect("the component loads");
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     // Under target/, on the disk a pipeline's state would be on, not a tmpfs.
     let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp");
     std::fs::create_dir_all(&scratch).unwrap();
@@ -45,19 +49,19 @@ fn main() {
     let cluster = EtcdCluster::start("backends benchmark", ClusterOptions::default());
     let s3 = S3Server::start("backends benchmark");
 
-    let files = |worker: usize| -> Box<dyn Storage> {
+    let files = |worker: usize| -> Box<dyn DynStorage> {
         let dir = tempfile::tempdir_in(&scratch).unwrap().keep();
-        Box::new(FileStorage::open(dir.join(format!("worker-{worker}"))).unwrap())
+        Box::new(FileStorage::open_blocking(dir.join(format!("worker-{worker}"))).unwrap())
     };
-    let etcd_storage = |worker: usize| -> Box<dyn Storage> {
+    let etcd_storage = |worker: usize| -> Box<dyn DynStorage> {
         let server = etcd.as_ref().expect("etcd is running");
         Box::new(server.storage(&format!("bench/worker-{worker}")))
     };
-    let cluster_storage = |worker: usize| -> Box<dyn Storage> {
+    let cluster_storage = |worker: usize| -> Box<dyn DynStorage> {
         let cluster = cluster.as_ref().expect("the etcd cluster is running");
         Box::new(cluster.storage(&format!("bench/worker-{worker}")))
     };
-    let s3_storage = |worker: usize| -> Box<dyn Storage> {
+    let s3_storage = |worker: usize| -> Box<dyn DynStorage> {
         let server = s3.as_ref().expect("moto is running");
         Box::new(server.storage("bench-bucket", &format!("worker-{worker}")))
     };
@@ -79,24 +83,32 @@ fn main() {
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
     for &(name, open) in &backends {
-        let mut worker = Worker::new(&runtime, open(0));
+        let mut worker = Worker::new(&runtime, &executor, open(0));
         group.bench_function(BenchmarkId::new("latency", name), |b| {
-            b.iter(|| worker.write())
+            b.iter(|| executor.block_on(worker.write()))
         });
         for workers in WORKER_COUNTS {
             let mut pool: Vec<Worker> = (0..workers)
-                .map(|w| Worker::new(&runtime, open(100 * workers + w)))
+                .map(|w| Worker::new(&runtime, &executor, open(100 * workers + w)))
                 .collect();
             let id = BenchmarkId::new("throughput", format!("{name}-{workers}-workers"));
             group.bench_function(id, |b| {
                 b.iter_custom(|rounds| {
                     let started = Instant::now();
                     for _ in 0..rounds {
-                        thread::scope(|s| {
-                            for worker in &mut pool {
-                                s.spawn(|| worker.write());
-                            }
-                        });
+                        // Each worker a task; the pool comes back when all are done.
+                        let tasks: Vec<_> = pool
+                            .drain(..)
+                            .map(|mut worker| {
+                                executor.spawn(async move {
+                                    worker.write().await;
+                                    worker
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            pool.push(executor.block_on(task).expect("the worker finishes"));
+                        }
                     }
                     started.elapsed()
                 })
@@ -116,8 +128,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(runtime: &Runtime, storage: Box<dyn Storage>) -> Self {
-        let manager = runtime.open(None, storage, CountingConsumer(0)).unwrap();
+    fn new(
+        runtime: &Runtime,
+        executor: &tokio::runtime::Runtime,
+        storage: Box<dyn DynStorage>,
+    ) -> Self {
+        let manager = executor
+            .block_on(runtime.open(None, storage, CountingConsumer(0)))
+            .unwrap();
         let ids = (0..IDS_PER_BATCH).map(uuid_shaped_id).collect();
         Self {
             manager,
@@ -126,10 +144,11 @@ impl Worker {
         }
     }
 
-    fn write(&mut self) {
+    async fn write(&mut self) {
         self.offset += IDS_PER_BATCH;
         self.manager
             .write_checkpoint_batch(&mut self.ids, black_box(self.offset))
+            .await
             .expect("the checkpoint is written");
     }
 }
@@ -138,7 +157,7 @@ impl Worker {
 struct CountingConsumer(u64);
 
 impl Consumer for CountingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         self.0 += black_box(ids).len() as u64;
         Ok(())
     }

@@ -54,7 +54,8 @@ pub struct RunArgs {
     /// one engine; print a summary per tenant and in total.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     tenants: Option<u64>,
-    /// With --tenants: worker threads (default: one per core).
+    /// With --tenants: the worker threads all tenants run on, as tasks (default: one
+    /// per core). Syncs and other blocking I/O run on a pool of their own.
     #[arg(long, requires = "tenants", value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
     /// Do not show a progress bar.
@@ -62,7 +63,24 @@ pub struct RunArgs {
     quiet: bool,
 }
 
-pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+impl RunArgs {
+    /// Whether it runs many tenants (`--tenants`).
+    pub(super) fn many_tenants(&self) -> bool {
+        self.tenants.is_some()
+    }
+
+    /// The worker threads of the runtime `--tenants` runs on.
+    pub(super) fn worker_threads(&self) -> usize {
+        match self.threads {
+            // At most 1,024, by the parser.
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+pub async fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+    let threads = args.worker_threads();
     let metrics = match args.metrics_addr {
         Some(addr) => {
             let metrics = Metrics::new();
@@ -106,7 +124,8 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         };
         let runtime = state.runtime()?;
         let mut bar = Progress::new(args.quiet)?;
-        let summary = pipeline::run_stream(&runtime, &config, |p| bar.show(p.offset, p.total));
+        let summary =
+            pipeline::run_stream(&runtime, &config, |p| bar.show(p.offset, p.total)).await;
         bar.finish();
         return print_summary(&summary?);
     }
@@ -132,11 +151,11 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         latencies: None,
     };
     if let Some(tenants) = args.tenants {
-        return run_tenants::run(state, &config, tenants, args.threads, args.quiet);
+        return run_tenants::run(state, &config, tenants, threads, args.quiet).await;
     }
     let runtime = state.runtime()?;
     let mut bar = Progress::new(args.quiet)?;
-    let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total));
+    let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total)).await;
     bar.finish();
     print_summary(&summary?)
 }

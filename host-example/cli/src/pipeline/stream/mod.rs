@@ -70,7 +70,7 @@ pub struct StreamConfig {
 
 /// Runs the pipeline until the source stream is drained (or forever, with `follow`),
 /// calling `progress` after every checkpoint.
-pub fn run_stream(
+pub async fn run_stream(
     runtime: &Runtime,
     config: &StreamConfig,
     mut progress: impl FnMut(Progress),
@@ -95,10 +95,13 @@ pub fn run_stream(
         .unwrap_or_else(default_consumer_name);
     let mut group = Group::join(RedisConnection::open(&config.source)?, consumer_name)?;
     let mut output = Output::new(RedisConnection::open(&config.sink)?);
-    let storage = location.open().map_err(|source| PipelineError::Storage {
-        location: location.to_string(),
-        source,
-    })?;
+    let storage = location
+        .open()
+        .await
+        .map_err(|source| PipelineError::Storage {
+            location: location.to_string(),
+            source,
+        })?;
     let checkpoint_error = |source| PipelineError::Checkpoint {
         record: record.clone(),
         source,
@@ -109,10 +112,12 @@ pub fn run_stream(
             storage,
             RedisStreamConsumer::open(&config.source)?,
         )
+        .await
         .map_err(checkpoint_error)?;
     let checkpoint = Checkpointer::new(config.metrics.clone(), String::new());
     let resumed_from = checkpoint
-        .read(|| manager.get_checkpoint())
+        .read(&mut manager)
+        .await
         .map_err(checkpoint_error)?;
     let mut cursor = resume_cursor(&mut group, &mut output, resumed_from, &record)?;
     let mut total = group.len()?;
@@ -137,9 +142,8 @@ pub fn run_stream(
     for chunk in covered.chunks_mut(config.batch_size.max(1)) {
         let mut ids = chunk.to_vec();
         checkpoint
-            .acknowledge(resumed_from, || {
-                manager.write_checkpoint_batch(&mut ids, resumed_from)
-            })
+            .acknowledge(&mut manager, &mut ids, resumed_from)
+            .await
             .map_err(checkpoint_error)?;
     }
     tracing::info!(
@@ -162,7 +166,8 @@ pub fn run_stream(
             // The group delivered entries the checkpoint already covers (its cursor
             // was behind, say recreated): acknowledged, not processed again.
             checkpoint
-                .acknowledge(offset, || manager.write_checkpoint_batch(&mut late, offset))
+                .acknowledge(&mut manager, &mut late, offset)
+                .await
                 .map_err(checkpoint_error)?;
         }
         let Some((last, _)) = batch.entries.last() else {
@@ -181,7 +186,8 @@ pub fn run_stream(
         let next = offset + batch.entries.len() as u64;
         let mut ids: Vec<String> = batch.entries.into_iter().map(|(id, _)| id).collect();
         checkpoint
-            .write(next, || manager.write_checkpoint_batch(&mut ids, next))
+            .write(&mut manager, &mut ids, next)
+            .await
             .map_err(checkpoint_error)?;
         offset = next;
         cursor = Some(last);
