@@ -2,6 +2,7 @@
 //! component on top of it. An outage in the middle of a run is a CLI test.
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -11,6 +12,7 @@ use pipeline_checkpoint_host::{EtcdStorage, Fault, Storage, StorageError, Storag
 use crate::etcd_server::EtcdServer;
 use crate::support::{KEY, assert_a_write_over_it_is_corrupt_record};
 use pipeline_checkpoint_test_support::etcd_or_skip;
+use tokio::time::timeout;
 
 /// A put is a compare-and-swap on etcd's `mod_revision`: creating over a value, or
 /// replacing a version that was replaced, is a conflict that names what is there, and
@@ -126,18 +128,80 @@ async fn unreachable_or_silent_etcd_is_unavailable() {
         format!("etcd://{silent_addr}/p?timeout_ms=300"),
     ] {
         let mut storage = EtcdStorage::open(url.parse().unwrap()).await.unwrap();
-        let got = storage.get(KEY).await;
+        // A hang detector far above the timeout, not a speed check.
+        let limit = Duration::from_secs(30);
+        let got = timeout(limit, storage.get(KEY))
+            .await
+            .expect("the get returns");
         assert!(
             matches!(&got, Err(Fault::Error(StorageError::Unavailable(_)))),
             "{url}: {got:?}"
         );
-        let put = storage.put(KEY, "v", Expected::Absent).await;
+        let put = timeout(limit, storage.put(KEY, "v", Expected::Absent))
+            .await
+            .expect("the put returns");
         assert!(
             matches!(&put, Err(Fault::Error(StorageError::Unavailable(_)))),
             "{url}: {put:?}"
         );
     }
     drop(silent);
+}
+
+/// A write that reached etcd and was applied, but whose answer was lost (a member that
+/// hung up after it), is `Unavailable`, "may or may not have been applied", and is not
+/// sent again to the next member, where its compare would fail: never a false
+/// conflict. The record is the one written.
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_unavailable_and_not_retried_into_a_conflict() {
+    let etcd = etcd_or_skip!(
+        "a_write_whose_answer_is_lost_is_unavailable_and_not_retried_into_a_conflict"
+    );
+    let member = authority(&etcd);
+    let proxy = answer_swallowing_proxy(member.parse().unwrap()).await;
+    // The proxy first: every call goes to it, and then, if the client moves on, to
+    // the member itself.
+    let url = format!("etcd://{proxy},{member}/lost?timeout_ms=2000");
+    let mut storage = EtcdStorage::open(url.parse().unwrap()).await.unwrap();
+    let put = storage.put(KEY, "v", Expected::Absent).await;
+    let Err(Fault::Error(StorageError::Unavailable(why))) = &put else {
+        panic!("{put:?}")
+    };
+    assert!(
+        why.to_string().contains("may or may not have been applied"),
+        "{why}"
+    );
+    assert_eq!(
+        etcd.storage("lost").value(KEY).await.unwrap().as_deref(),
+        Some("v")
+    );
+}
+
+/// A TCP proxy to `target` that passes requests on and, once the answer starts, hangs
+/// up on the client without passing it on. Its address.
+async fn answer_swallowing_proxy(target: std::net::SocketAddr) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
+                let (mut request, mut answer) = ([0u8; 4096], [0u8; 4096]);
+                loop {
+                    tokio::select! {
+                        read = client.read(&mut request) => match read {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => server.write_all(&request[..n]).await.unwrap(),
+                        },
+                        // The member answered: it has acted on the request.
+                        _ = server.read(&mut answer) => return,
+                    }
+                }
+            });
+        }
+    });
+    address
 }
 
 /// `etcds://` to a member that speaks plain text is an error that says to use
@@ -175,14 +239,18 @@ async fn raw_get(etcd: &EtcdServer, key: &str) -> Option<Vec<u8>> {
     Some(BASE64.decode(value).unwrap())
 }
 
-async fn gateway(etcd: &EtcdServer, method: &str, body: &serde_json::Value) -> serde_json::Value {
-    let authority = etcd
-        .url("")
+/// `HOST:PORT` of the member's client URL.
+fn authority(etcd: &EtcdServer) -> String {
+    etcd.url("")
         .trim_start_matches("etcd://")
         .split('/')
         .next()
         .unwrap()
-        .to_owned();
+        .to_owned()
+}
+
+async fn gateway(etcd: &EtcdServer, method: &str, body: &serde_json::Value) -> serde_json::Value {
+    let authority = authority(etcd);
     let text = reqwest::Client::builder()
         .no_proxy()
         .build()

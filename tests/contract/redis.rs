@@ -3,7 +3,10 @@
 //! an unreachable server is `ack-failed(unavailable)` with the offset durable, and the
 //! retry of the same write acknowledges; what Redis refuses is `rejected`.
 
-use pipeline_checkpoint_host::backends::redis::redis;
+use std::net::TcpListener;
+use std::time::Duration;
+
+use pipeline_checkpoint_host::backends::redis::{RedisStreamUrl, redis};
 use pipeline_checkpoint_host::{
     AckError, CheckpointError, Consumer, Fault, MemoryStorage, RedisStreamConsumer,
 };
@@ -140,4 +143,63 @@ async fn what_redis_refuses_is_rejected_with_its_words() {
             other => panic!("{stream} {id}: {other:?}"),
         }
     }
+}
+
+/// A server that stops answering (frozen with SIGSTOP) makes an ack `unavailable`
+/// within the URL's timeout instead of hanging; once it answers again, the same ack
+/// goes through.
+#[tokio::test]
+async fn a_frozen_server_makes_an_ack_unavailable_in_time_and_the_retry_acknowledges() {
+    let Some(server) = RedisServer::start(
+        "a_frozen_server_makes_an_ack_unavailable_in_time_and_the_retry_acknowledges",
+    ) else {
+        return;
+    };
+    let mut client = server.connection().await;
+    let ids = delivered(&mut client, "s", 2).await;
+    let url = format!("{}&group={GROUP}", server.url("s"))
+        .replace("timeout_ms=2000", "timeout_ms=300")
+        .parse()
+        .unwrap();
+    let mut consumer = RedisStreamConsumer::open(&url).await.unwrap();
+    let pid = i32::try_from(server.pid().unwrap()).unwrap();
+    // SAFETY: kill(2) on the server this test started; its drop kills it even stopped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    // A hang detector far above the timeout, not a speed check.
+    let got = tokio::time::timeout(Duration::from_secs(30), consumer.ack(&ids))
+        .await
+        .expect("an ack to a frozen server returns");
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    assert!(
+        matches!(&got, Err(Fault::Error(AckError::Unavailable(_)))),
+        "{got:?}"
+    );
+    consumer.ack(&ids).await.unwrap();
+    assert_eq!(pending_count(&mut client, "s").await, 0);
+}
+
+/// A port nothing listens on, and a listener that never answers, are `unavailable`
+/// when a connection opens, within the URL's timeout.
+#[tokio::test]
+async fn unreachable_or_silent_redis_is_unavailable() {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    for address in [closed, silent_addr] {
+        let url: RedisStreamUrl = format!("redis://{address}/s?timeout_ms=300")
+            .parse()
+            .unwrap();
+        let opened = tokio::time::timeout(Duration::from_secs(30), RedisStreamConsumer::open(&url))
+            .await
+            .expect("connecting returns");
+        match opened {
+            Err(e) => assert!(e.is_unavailable(), "{address}: {e}"),
+            Ok(_) => panic!("{address}: connected"),
+        }
+    }
+    drop(silent);
 }
