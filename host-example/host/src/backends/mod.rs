@@ -28,7 +28,7 @@ use logs::Logs;
 pub mod etcd;
 #[cfg(feature = "files")]
 pub mod files;
-#[cfg(any(feature = "etcd", feature = "s3"))]
+#[cfg(feature = "s3")]
 mod http;
 pub mod logs;
 #[cfg(feature = "redis")]
