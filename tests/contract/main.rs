@@ -7,10 +7,8 @@ mod support;
 mod blocking;
 mod cancellation;
 mod component;
-// Out for now: not yet on the asynchronous API.
-// mod etcd;
-// Out for now: not yet on the asynchronous API.
-// mod etcd_cluster;
+mod etcd;
+mod etcd_cluster;
 mod failures;
 mod fairness;
 mod faults;
@@ -19,8 +17,7 @@ mod fuzz;
 mod hostile;
 mod ordering;
 mod records;
-// Out for now: not yet on the asynchronous API.
-// mod redis;
+mod redis;
 mod regression;
 // Out for now: not yet on the asynchronous API.
 // mod s3;
@@ -33,5 +30,4 @@ mod tenants;
 mod traps;
 mod unversioned;
 
-// `etcd as etcd_server` returns with the etcd modules.
-use pipeline_checkpoint_test_support::seeded;
+use pipeline_checkpoint_test_support::{etcd as etcd_server, seeded};
