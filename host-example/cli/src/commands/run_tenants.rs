@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use pipeline_checkpoint_host::{COMPONENT, Host, HostConfig, PoolConfig, Tenants};
 
-use super::StateArgs;
 use super::output::say;
 use super::run::Progress;
+use super::{StateArgs, open_files};
 use crate::pipeline::{Config, Latencies, run_tenants};
 
 /// Runs `tenants` pipelines on the current runtime, whose `threads` worker threads
@@ -23,9 +23,19 @@ pub async fn run(
     quiet: bool,
 ) -> Result<()> {
     let tenants = usize::try_from(tenants).context("--tenants is too large")?;
-    // Every tenant holds a state directory's lock, and files of its own: more than the
-    // default soft limit of open files for a few hundred tenants.
-    super::open_files::raise_limit(tenants);
+    // Every tenant holds a state directory's lock and files of its own: thousands of
+    // tenants may need more than the process may open.
+    let files_per_tenant = match state.location().logs() {
+        Some(_) => open_files::FILES_PER_TENANT_WITH_STORED_LOGS,
+        None => open_files::FILES_PER_TENANT_WITH_FILE_LOGS,
+    };
+    let at_once = open_files::tenants_at_once(tenants, files_per_tenant);
+    if at_once < tenants {
+        say!(
+            "{at_once} tenants run at a time, the others as they finish: each may hold \
+             {files_per_tenant} files open, and the limit on open files allows no more"
+        )?;
+    }
     // One engine, one compiled component, a pool with a slot for every manager that
     // can be open at once: every tenant's, and one to spare. A tenant opens a manager
     // or two before its run's, and their slots give their pages back: with thousands
@@ -59,7 +69,7 @@ pub async fn run(
         ..config.clone()
     };
     let counting = bar.clone();
-    let runs = run_tenants(&all, config, tenants, move |checkpointed| {
+    let runs = run_tenants(&all, config, tenants, at_once, move |checkpointed| {
         counting.count(checkpointed);
     })
     .await;

@@ -1,16 +1,18 @@
 //! Many independent pipelines in one process, one per tenant, all on one runtime: what
 //! `host-example run --tenants N` runs.
 //!
-//! Each tenant is a task: all of them run at once, on however many worker threads the
-//! runtime has, and a tenant waiting for its storage (a sync, a commit it shares with
-//! others) holds no thread. So the number of tenants in flight is the number of
-//! tenants, not of threads: SQLite's committer gathers all of their writes.
+//! Each tenant is a task: all of them run at once (as many as the process may hold
+//! files for), on however many worker threads the runtime has, and a tenant waiting for
+//! its storage (a sync, a commit it shares with others) holds no thread. So the number
+//! of tenants in flight is the number of tenants, not of threads: SQLite's committer
+//! gathers all of their writes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pipeline_checkpoint_host::{TenantError, Tenants};
 use thiserror::Error;
+use tokio::sync::Semaphore;
 
 use super::{Config, PipelineError, Summary, run};
 
@@ -44,21 +46,28 @@ pub enum TenantRunError {
 /// `config` with its state directory at `ROOT/ID` and its records at the tenants'
 /// records location for `ID`, so no two tenants share a file or a key. A tenant that
 /// fails stops alone; the others run to the end. `progress` gets the number of messages
-/// checkpointed so far, all tenants together. Returns the runs in tenant order.
+/// checkpointed so far, all tenants together. At most `at_once` tenants run at a time
+/// (each holds files open: the process may open only so many); the rest wait for a
+/// running one to finish. Returns the runs in tenant order.
 pub async fn run_tenants(
     tenants: &Tenants,
     config: &Config,
     count: usize,
+    at_once: usize,
     progress: impl Fn(u64) + Send + Sync + 'static,
 ) -> Vec<TenantRun> {
     let checkpointed = Arc::new(AtomicU64::new(0));
     let progress = Arc::new(progress);
+    let admitted = Arc::new(Semaphore::new(at_once.max(1)));
     let runs: Vec<_> = (0..count)
         .map(|index| {
             let (tenants, config) = (tenants.clone(), config.clone());
             let (checkpointed, progress) = (checkpointed.clone(), progress.clone());
+            let admitted = admitted.clone();
             tokio::spawn(async move {
                 let id = tenant_id(index);
+                // Never closed, so the permit always comes.
+                let _running = admitted.acquire_owned().await;
                 let result = run_tenant(&tenants, &config, &id, |delta| {
                     progress(checkpointed.fetch_add(delta, Ordering::Relaxed) + delta);
                 })
