@@ -32,6 +32,8 @@ pub fn tenants_at_once(tenants: usize, files_per_tenant: u64) -> usize {
 /// Raises the soft limit on open files to `wanted`, or as close as the hard limit
 /// allows; returns the limit in force.
 #[cfg(unix)]
+// `rlim_t` is `u64` on Linux but not on every Unix: the casts are needed elsewhere.
+#[allow(clippy::unnecessary_cast)]
 fn raise_limit(wanted: u64) -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
