@@ -64,7 +64,11 @@ fn main() {
                     (series == "files").then(|| dir.path()),
                     Duration::from_secs(seconds),
                 ));
-                let label = if with_spinner { "beside a spinner" } else { "alone" };
+                let label = if with_spinner {
+                    "beside a spinner"
+                } else {
+                    "alone"
+                };
                 println!("{series} round {round} {label}: {rate:.0} checkpoints per second");
                 if with_spinner {
                     beside.push(rate)
@@ -119,7 +123,10 @@ async fn healthy_rate(
             let mut offset = 0;
             while !stop.load(Ordering::Relaxed) {
                 offset += 10;
-                manager.write_checkpoint_batch(&mut ids, offset).await.unwrap();
+                manager
+                    .write_checkpoint_batch(&mut ids, offset)
+                    .await
+                    .unwrap();
                 written.fetch_add(1, Ordering::Relaxed);
             }
         }));
