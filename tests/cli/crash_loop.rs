@@ -16,6 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pipeline_checkpoint_host::StorageExt;
+use pipeline_checkpoint_test_support::block_on;
 
 use crate::etcd_server::EtcdServer;
 use crate::observer::{Observation, Observer};
@@ -144,9 +145,7 @@ impl Records<'_> {
         match self {
             Records::Files => files.observe(state),
             Records::Etcd(etcd) => {
-                let record = etcd
-                    .storage("crash-loop")
-                    .value(crate::support::KEY)
+                let record = block_on(etcd.storage("crash-loop").value(crate::support::KEY))
                     .map_err(|e| format!("reading the record from etcd: {e}"))?;
                 files.observe_with_record(state, record.map(String::into_bytes))
             }

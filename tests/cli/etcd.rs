@@ -7,7 +7,7 @@ use crate::etcd_server::EtcdServer;
 use crate::support::{
     KEY, host_example, offset_in, spawn_host_example, stdout, wait_for_acked_batches,
 };
-use pipeline_checkpoint_test_support::etcd_or_skip;
+use pipeline_checkpoint_test_support::{block_on, etcd_or_skip};
 
 /// etcd killed while `run` is checkpointing: the run stops with a storage error, every
 /// id it acked is below the durable offset, and once etcd is back the next run
@@ -38,7 +38,7 @@ fn etcd_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
     assert_eq!(std::fs::read(&acks).unwrap(), acked_during_outage);
 
     etcd.restart();
-    let durable = offset_in(etcd.storage("outage").value(KEY).unwrap());
+    let durable = offset_in(block_on(etcd.storage("outage").value(KEY)).unwrap());
     let acked: Vec<String> = FileConsumer::read_log(&acks).unwrap().concat();
     assert!(
         acked.len() as u64 <= durable,

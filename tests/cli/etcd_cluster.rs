@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pipeline_checkpoint_host::StorageExt;
+use pipeline_checkpoint_test_support::block_on;
 use pipeline_checkpoint_test_support::etcd_cluster::{ClusterOptions, EtcdCluster};
 
 use crate::crash_loop::{BATCH, completed, run_command};
@@ -64,8 +65,7 @@ fn leader_kill_loop(test: &str, kills: usize) {
         // Paused, the run changes neither its files nor the record: the two are
         // read as one moment.
         signal(run.id(), "STOP");
-        let record = records
-            .value(KEY)
+        let record = block_on(records.value(KEY))
             .unwrap_or_else(|e| panic!("seed {seed}, kill {kill}: reading the record: {e}"));
         let seen = files.observe_with_record(&state, record.map(String::into_bytes));
         signal(run.id(), "CONT");
@@ -82,7 +82,9 @@ fn leader_kill_loop(test: &str, kills: usize) {
     let output = run.wait_with_output().unwrap();
     let total = files.total();
     completed(&output, 0, total);
-    let record = records.value(KEY).unwrap().map(String::into_bytes);
+    let record = block_on(records.value(KEY))
+        .unwrap()
+        .map(String::into_bytes);
     let seen = files
         .observe_with_record(&state, record)
         .unwrap_or_else(|fault| panic!("seed {seed}, after the last run: {fault}"));

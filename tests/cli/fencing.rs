@@ -9,9 +9,11 @@
 
 use std::path::Path;
 
+use pipeline_checkpoint_host::blocking::BlockingManager;
 use pipeline_checkpoint_host::{
     CheckpointError, Error, FileConsumer, FileStorage, Storage, StorageExt,
 };
+use pipeline_checkpoint_test_support::block_on;
 
 use crate::etcd_server::EtcdServer;
 use crate::support::{
@@ -24,10 +26,10 @@ use pipeline_checkpoint_test_support::s3::S3Server;
 fn stale_worker_is_fenced_and_acks_nothing_with_file_storage() {
     let tmp = tempfile::tempdir().unwrap();
     let records = tmp.path().join("records");
-    let storage = FileStorage::open(&records).unwrap();
+    let storage = FileStorage::open_blocking(&records).unwrap();
     let location = records.to_str().unwrap().to_owned();
     stale_worker_is_fenced(storage, &location, tmp.path(), || {
-        FileStorage::open(&records).unwrap().value(KEY).unwrap()
+        block_on(FileStorage::open_blocking(&records).unwrap().value(KEY)).unwrap()
     });
 }
 
@@ -41,7 +43,7 @@ fn stale_worker_is_fenced_and_acks_nothing_with_etcd() {
         etcd.storage("fencing"),
         &etcd.url("fencing"),
         tmp.path(),
-        || etcd.storage("fencing").value(KEY).unwrap(),
+        || block_on(etcd.storage("fencing").value(KEY)).unwrap(),
     );
 }
 
@@ -72,7 +74,7 @@ fn stale_worker_is_fenced(
     stored: impl Fn() -> Option<String>,
 ) {
     let consumer = Recorder::new();
-    let mut stale = runtime().open(None, storage, consumer.clone()).unwrap();
+    let mut stale = BlockingManager::open(runtime(), None, storage, consumer.clone()).unwrap();
     let first = ids(&["a-1", "a-2"]);
     stale.write_checkpoint(&first, 100).unwrap();
     assert_eq!(consumer.acked(), first);
@@ -130,7 +132,7 @@ fn frozen_run_thawed_after_a_takeover_is_fenced() {
     wait_for_acked_batches(&mut stale, &acks, 3);
     signal(stale.id(), "STOP");
     let acked_when_frozen = lines_in(&acks);
-    let frozen_at = offset_in(etcd.storage("frozen").value(KEY).unwrap());
+    let frozen_at = offset_in(block_on(etcd.storage("frozen").value(KEY)).unwrap());
 
     let taken_over = frozen_at + 1_000;
     let successor = host_example(
@@ -151,7 +153,7 @@ fn frozen_run_thawed_after_a_takeover_is_fenced() {
     assert!(!output.status.success(), "the stale run was not stopped");
     assert!(stderr.contains("fenced"), "{stderr}");
     assert_eq!(
-        offset_in(etcd.storage("frozen").value(KEY).unwrap()),
+        offset_in(block_on(etcd.storage("frozen").value(KEY)).unwrap()),
         taken_over
     );
     // At most the batch in flight when frozen was acked after the freeze, and only if

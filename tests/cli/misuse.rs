@@ -24,7 +24,16 @@ fn status(output: &std::process::Output) -> i32 {
 fn a_second_run_on_a_state_directory_is_refused_naming_the_holder_and_nothing_is_lost() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let args = ["run", "--quiet", "--messages", "5000", "--batch-size", "50"];
+    // Thousands of durable batches: the first run is still at work, whatever the
+    // machine's load, when the second has started up and looks.
+    let args = [
+        "run",
+        "--quiet",
+        "--messages",
+        "40000",
+        "--batch-size",
+        "40",
+    ];
     let mut first = spawn_host_example(&state, &args);
     wait_for_acked_batches(&mut first, &state.join("acks.log"), 1);
     let second = host_example(&state, &args);
@@ -35,10 +44,10 @@ fn a_second_run_on_a_state_directory_is_refused_naming_the_holder_and_nothing_is
         stderr(&second)
     );
     assert!(first.wait_with_output().unwrap().status.success());
-    assert_exactly_once(&state, 5000);
+    assert_exactly_once(&state, 40_000);
     let again = host_example(&state, &args);
-    assert!(stdout(&again).contains("durable offset 5000 of 5000 (complete)"));
-    assert_exactly_once(&state, 5000);
+    assert!(stdout(&again).contains("durable offset 40000 of 40000 (complete)"));
+    assert_exactly_once(&state, 40_000);
 }
 
 /// A run frozen with SIGSTOP keeps its directory: a second run, `write` and `reset`

@@ -105,8 +105,8 @@ fn component_is_a_component_within_the_size_bound() {
 /// The component works within a quarter of the default memory limit, so the default
 /// leaves it room: a thousand list-form writes of a thousand ids each (the ids are
 /// copied into its memory every time) under a 4 MiB limit hit no limit.
-#[test]
-fn component_runs_within_a_quarter_of_the_default_memory_limit() {
+#[tokio::test]
+async fn component_runs_within_a_quarter_of_the_default_memory_limit() {
     use pipeline_checkpoint_host::{Host, HostConfig, Limits, MemoryConsumer, MemoryStorage};
 
     let limits = Limits {
@@ -118,11 +118,12 @@ fn component_runs_within_a_quarter_of_the_default_memory_limit() {
     let runtime = host.load_with_limits(COMPONENT, limits).unwrap();
     let mut manager = runtime
         .open(None, MemoryStorage::new(), MemoryConsumer::new())
+        .await
         .unwrap();
     let ids: Vec<String> = (0..1_000)
         .map(pipeline_checkpoint_test_support::uuid_shaped_id)
         .collect();
     for offset in 1..=1_000 {
-        manager.write_checkpoint(&ids, offset).unwrap();
+        manager.write_checkpoint(&ids, offset).await.unwrap();
     }
 }

@@ -28,16 +28,16 @@ const RATES: Rates = Rates {
 /// Drives the component through 100,000 random operations with storage and consumer
 /// faults and checks every outcome against the model: no ack before its offset is
 /// durable, every fault reported as its own case, the stored offset never lower.
-#[test]
-fn random_faults_never_ack_early_never_regress_and_report_the_right_error() {
-    run(100_000);
+#[tokio::test]
+async fn random_faults_never_ack_early_never_regress_and_report_the_right_error() {
+    run(100_000).await;
 }
 
 /// The same as the short form with `FAULT_OPS` operations (default 1,000,000).
-#[test]
+#[tokio::test]
 #[ignore = "long run: FAULT_OPS operations, default 1,000,000"]
-fn random_faults_long_run() {
-    run(seeded::count_from_env("FAULT_OPS", 1_000_000));
+async fn random_faults_long_run() {
+    run(seeded::count_from_env("FAULT_OPS", 1_000_000)).await;
 }
 
 #[derive(Debug, Clone)]
@@ -210,18 +210,19 @@ fn next_op(rng: &mut Rng, model: &Model, last_write: &Option<Op>) -> Op {
     }
 }
 
-fn open(world: &World) -> Manager {
+async fn open(world: &World) -> Manager {
     runtime()
         .open_with_clock(None, world.clone(), world.clone(), fixed_clock)
+        .await
         .expect("opening a manager cannot fail")
 }
 
 /// Runs `ops` random operations, checking each, and prints what was done and injected.
-fn run(ops: usize) {
+async fn run(ops: usize) {
     let seed = seeded::seed();
     let mut rng = Rng::new(seed);
     let world = World::new(rng.fork(), RATES);
-    let mut manager = open(&world);
+    let mut manager = open(&world).await;
     let mut model = Model {
         stored: None,
         knows: false,
@@ -238,25 +239,25 @@ fn run(ops: usize) {
         let result = match &op {
             Op::Restart => {
                 drop(manager);
-                manager = open(&world);
+                manager = open(&world).await;
                 model.knows = false;
                 *done.entry("restart").or_default() += 1;
                 continue;
             }
             Op::Read => {
                 world.begin(0);
-                manager.get_checkpoint().map(Some)
+                manager.get_checkpoint().await.map(Some)
             }
             Op::Write { offset, ids, lent } => {
                 world.begin(*offset);
                 last_write = Some(op.clone());
                 if *lent {
                     let mut batch = ids.clone();
-                    let result = manager.write_checkpoint_batch(&mut batch, *offset);
+                    let result = manager.write_checkpoint_batch(&mut batch, *offset).await;
                     assert_eq!(&batch, ids, "step {step}: the lent ids came back changed");
                     result.map(|()| None)
                 } else {
-                    manager.write_checkpoint(ids, *offset).map(|()| None)
+                    manager.write_checkpoint(ids, *offset).await.map(|()| None)
                 }
             }
         };

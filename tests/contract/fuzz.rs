@@ -36,30 +36,30 @@ const SHORT_MUTATED: usize = 30_000;
 
 /// Random bytes are always answered with an offset or `CorruptRecord`, the same as
 /// the native decoder, and the scanner agrees with serde_json on them.
-#[test]
-fn random_bytes_decode_alike_in_the_component_and_natively() {
-    fuzz(SHORT_BYTES, &[mutate::bytes]);
+#[tokio::test]
+async fn random_bytes_decode_alike_in_the_component_and_natively() {
+    fuzz(SHORT_BYTES, &[mutate::bytes]).await;
 }
 
 /// Grammar-generated records (escaped and repeated keys, every number shape, lone
 /// surrogates, nesting around 128) are decoded alike by the component and natively,
 /// and an accepted offset is the one serde_json reads.
-#[test]
-fn generated_records_decode_alike_in_the_component_and_natively() {
-    fuzz(SHORT_GRAMMAR, &[generate::grammar]);
+#[tokio::test]
+async fn generated_records_decode_alike_in_the_component_and_natively() {
+    fuzz(SHORT_GRAMMAR, &[generate::grammar]).await;
 }
 
 /// Truncated, bit-flipped, NUL-torn and spliced records are decoded alike by the
 /// component and natively, and never trap.
-#[test]
-fn damaged_records_decode_alike_in_the_component_and_natively() {
-    fuzz(SHORT_MUTATED, &[mutate::mutated]);
+#[tokio::test]
+async fn damaged_records_decode_alike_in_the_component_and_natively() {
+    fuzz(SHORT_MUTATED, &[mutate::mutated]).await;
 }
 
 /// All generators together, `FUZZ_INPUTS` inputs (default 1,000,000).
-#[test]
+#[tokio::test]
 #[ignore = "long run: FUZZ_INPUTS inputs, default 1,000,000"]
-fn fuzz_long_run() {
+async fn fuzz_long_run() {
     let inputs = seeded::count_from_env("FUZZ_INPUTS", 1_000_000);
     fuzz(
         inputs,
@@ -69,15 +69,16 @@ fn fuzz_long_run() {
             generate::grammar,
             mutate::mutated,
         ],
-    );
+    )
+    .await;
 }
 
 /// Every corpus file gets the outcome its name states (`<case>.ok-<offset>` or
 /// `<case>.corrupt`) from the component and natively, passes the serde_json oracle,
 /// and together the files exercise each known scanner/serde_json difference.
-#[test]
-fn corpus_files_have_the_outcome_their_names_state() {
-    let mut fuzzer = Fuzzer::new();
+#[tokio::test]
+async fn corpus_files_have_the_outcome_their_names_state() {
+    let mut fuzzer = Fuzzer::new().await;
     let mut verdicts = BTreeMap::new();
     let files = fixtures("fuzz-corpus");
     assert!(
@@ -96,7 +97,7 @@ fn corpus_files_have_the_outcome_their_names_state() {
             ),
             _ => panic!("{name}: corpus files are named <case>.ok-<offset> or <case>.corrupt"),
         };
-        let (outcome, verdict) = fuzzer.check(&text);
+        let (outcome, verdict) = fuzzer.check(&text).await;
         assert_eq!(outcome, expected, "{name}: {text:?}");
         verdicts.insert(verdict, name);
     }
@@ -114,14 +115,14 @@ fn corpus_files_have_the_outcome_their_names_state() {
 
 /// Runs `inputs` inputs, drawn from `generators` in turn, through every check, and
 /// prints the tally.
-fn fuzz(inputs: usize, generators: &[fn(&mut Rng) -> String]) {
+async fn fuzz(inputs: usize, generators: &[fn(&mut Rng) -> String]) {
     let seed = seeded::seed();
     let mut rng = Rng::new(seed);
-    let mut fuzzer = Fuzzer::new();
+    let mut fuzzer = Fuzzer::new().await;
     let started = Instant::now();
     for n in 0..inputs {
         let text = generators[n % generators.len()](&mut rng);
-        fuzzer.check(&text);
+        fuzzer.check(&text).await;
     }
     let elapsed = started.elapsed();
     println!("{} inputs in {elapsed:.2?}", fuzzer.tally.inputs);
@@ -133,10 +134,10 @@ fn fuzz(inputs: usize, generators: &[fn(&mut Rng) -> String]) {
 struct Feed(Arc<Mutex<String>>);
 
 impl Storage for Feed {
-    fn put(&mut self, _key: &str, _value: &str, _expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, _key: &str, _value: &str, _expected: Expected) -> StorageResult<u64> {
         panic!("get_checkpoint must never write");
     }
-    fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
         let value = self.0.lock().unwrap().clone();
         Ok(Some(Stored { version: 1, value }))
     }
@@ -145,7 +146,7 @@ impl Storage for Feed {
 struct NoAcks;
 
 impl Consumer for NoAcks {
-    fn ack(&mut self, _ids: &[String]) -> AckResult {
+    async fn ack(&mut self, _ids: &[String]) -> AckResult {
         panic!("get_checkpoint must never ack");
     }
 }
@@ -183,10 +184,11 @@ impl Tally {
 }
 
 impl Fuzzer {
-    fn new() -> Self {
+    async fn new() -> Self {
         let feed = Feed::default();
         let manager = runtime()
             .open(None, feed.clone(), NoAcks)
+            .await
             .expect("opening a manager cannot fail");
         Self {
             feed,
@@ -197,7 +199,7 @@ impl Fuzzer {
 
     /// Runs every check on `text`; panics, showing the input, on any violation.
     /// Returns the decoded offset (`None`: corrupt) and the scanner/serde verdict.
-    fn check(&mut self, text: &str) -> (Option<u64>, Verdict) {
+    async fn check(&mut self, text: &str) -> (Option<u64>, Verdict) {
         let fail = |what: String| -> ! { panic!("{what}\n  input: {text:?}") };
         let native = catch_unwind(|| record::decode(text))
             .unwrap_or_else(|_| fail("the native decoder panicked".into()));
@@ -217,7 +219,7 @@ impl Fuzzer {
         }
 
         *self.feed.0.lock().unwrap() = text.to_owned();
-        let component = self.manager.get_checkpoint();
+        let component = self.manager.get_checkpoint().await;
         let outcome = match (&component, &native) {
             (Ok(got), Ok(record)) if *got == record.offset => Some(*got),
             (Err(Error::Checkpoint(CheckpointError::CorruptRecord(why))), Err(fault))

@@ -2,10 +2,13 @@
 //! runs as a tenant beside well-behaved tenants in the same engine. Each is stopped or
 //! refused within its limit, with the typed error that names the limit, three times
 //! over (its instance is discarded and restarted every time), while a neighbour keeps
-//! checkpointing on another thread and ends with exactly its own offset and acks.
+//! checkpointing in a task of its own and ends with exactly its own offset and acks.
+//! The plugin and the neighbour are tasks on a runtime of two worker threads. (How a
+//! spinning plugin shares its thread with healthy tenants is `fairness.rs`.)
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -43,34 +46,36 @@ fn short_deadline() -> Limits {
 mod spin {
     use super::*;
 
-    #[test]
-    fn is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn is_stopped_at_its_deadline_while_a_neighbour_keeps_checkpointing() {
         contained(
             SPIN_COMPONENT,
             short_deadline(),
             |result| matches!(result, Err(Error::Limit(LimitExceeded::Deadline(d))) if *d == DEADLINE),
-        );
+        )
+        .await;
     }
 }
 
 mod memory_bomb {
     use super::*;
 
-    #[test]
-    fn is_stopped_at_the_memory_limit() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn is_stopped_at_the_memory_limit() {
         contained(
             MEMORY_BOMB_COMPONENT,
             short_deadline(),
             |result| matches!(result, Err(Error::Limit(LimitExceeded::Memory { limit, .. })) if *limit == 16 << 20),
-        );
+        )
+        .await;
     }
 }
 
 mod escape {
     use super::*;
 
-    #[test]
-    fn asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn asking_for_paths_outside_its_root_is_refused_and_reaches_nothing() {
         contained(ESCAPE_COMPONENT, short_deadline(), |result| {
             matches!(
                 result,
@@ -78,7 +83,8 @@ mod escape {
                     StorageError::InvalidKey(_)
                 )))
             )
-        });
+        })
+        .await;
         assert!(!Path::new("/tmp/escaped.json").exists());
     }
 }
@@ -86,8 +92,8 @@ mod escape {
 mod ack_flood {
     use super::*;
 
-    #[test]
-    fn acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acking_a_million_ids_is_stopped_at_the_ids_per_ack_limit() {
         // Enough memory and time to build the million ids: the ack limit, not memory or
         // the deadline, must stop it.
         let roomy = Limits {
@@ -103,15 +109,16 @@ mod ack_flood {
                     limit: 100_000
                 }))
             )
-        });
+        })
+        .await;
     }
 }
 
 mod huge_id {
     use super::*;
 
-    #[test]
-    fn acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acking_a_100_mib_id_is_stopped_at_the_id_length_limit() {
         // Filling 100 MiB takes a while on a busy machine: time enough that the id
         // limit, not the deadline, is what stops it (as for the million ids above).
         let roomy = Limits {
@@ -124,31 +131,33 @@ mod huge_id {
                 result,
                 Err(Error::Limit(LimitExceeded::IdBytes { len, limit: 4096 })) if *len == 100 << 20
             )
-        });
+        })
+        .await;
     }
 }
 
 mod trap {
     use super::*;
 
-    #[test]
-    fn trapping_on_every_call_is_restarted_each_time_and_contained() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn trapping_on_every_call_is_restarted_each_time_and_contained() {
         contained(TRAP_COMPONENT, short_deadline(), |result| {
             matches!(result, Err(Error::Trap(_)))
-        });
+        })
+        .await;
     }
 }
 
-/// Runs the plugin built with `feature` as tenant `evil` (with `limits`) beside
-/// tenant `good`, which checkpoints on another thread
-/// throughout, and tenant `other-tenant`, whose files the plugin must not reach.
 /// Not a misbehaviour: a call that computes hard, but for less than its deadline, on a
 /// thread that waits for a core many deadlines long (a machine with many more
 /// runnable threads than cores). The deadline counts the component's CPU time, so
-/// the call ends, successfully.
+/// the call ends, successfully. The calls are made without an asynchronous runtime of
+/// the test's own: each is driven on the thread being measured or starved
+/// (`pipeline_checkpoint_test_support::block_on`), so that its CPU time is that thread's.
 #[cfg(target_os = "linux")]
 mod busy {
     use super::*;
+    use pipeline_checkpoint_test_support::block_on;
 
     /// Short enough that the starved call takes many deadlines of wall-clock time,
     /// long enough for the thirty million turns the component computes.
@@ -169,17 +178,18 @@ mod busy {
         let tmp = tempfile::tempdir().unwrap();
         let plugin = hostile::component(BUSY_COMPONENT);
         let plugins = Tenants::new(host.load_with_limits(&plugin, limits).unwrap(), tmp.path());
-        let mut busy = plugins.open("busy").unwrap();
+        let mut busy = block_on(plugins.open("busy")).unwrap();
         // What one call costs in CPU time, on this thread.
         let before = thread_cpu_time();
-        busy.write_checkpoint(&["alone".to_owned()], 1).unwrap();
+        block_on(busy.write_checkpoint(&["alone".to_owned()], 1)).unwrap();
         let alone = thread_cpu_time() - before;
 
         // A scheduler may still hand the idle thread a slice now and then: up to five
         // attempts, each of which must succeed, until one is starved.
         let cpu = first_allowed_cpu();
         let starved = (1..=5).find_map(|attempt| {
-            let (result, took) = starved_call(cpu, || busy.write_checkpoint(&[], attempt));
+            let (result, took) =
+                starved_call(cpu, || block_on(busy.write_checkpoint(&[], attempt)));
             println!(
                 "attempt {attempt}: the busy call computes for {alone:?}; starved, it took \
                  {took:?}; its deadline {BUSY_DEADLINE:?}"
@@ -274,7 +284,14 @@ mod busy {
 #[cfg(not(target_os = "linux"))]
 mod busy {}
 
-fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Error>) -> bool) {
+/// Runs the plugin built with `component` as tenant `evil` (with `limits`) beside
+/// tenant `good`, which checkpoints in a task of its own throughout, and tenant
+/// `other-tenant`, whose files the plugin must not reach.
+async fn contained(
+    component: &'static str,
+    limits: Limits,
+    expected: impl Fn(&Result<(), Error>) -> bool,
+) {
     let feature = Path::new(component)
         .file_stem()
         .and_then(|stem| stem.to_str())
@@ -287,6 +304,7 @@ fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Erro
         pool: Some(PoolConfig {
             instances: 16,
             memory_bytes: 256 << 20,
+            ..PoolConfig::default()
         }),
         cache_dir: None,
     })
@@ -295,46 +313,57 @@ fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Erro
     let root = tmp.path().join("tenants");
     let tenants = Tenants::new(host.load(COMPONENT).unwrap(), &root);
 
-    let mut victim = tenants.open("other-tenant").unwrap();
-    victim.write_checkpoint(&["v-1".to_owned()], 7).unwrap();
+    let mut victim = tenants.open("other-tenant").await.unwrap();
+    victim
+        .write_checkpoint(&["v-1".to_owned()], 7)
+        .await
+        .unwrap();
     drop(victim);
     let victim_files = snapshot(&root.join("other-tenant"));
 
     let plugin = hostile::component(component);
     let plugins = Tenants::new(host.load_with_limits(&plugin, limits).unwrap(), &root);
-    let mut evil = plugins.open("evil").unwrap();
+    let mut evil = plugins.open("evil").await.unwrap();
 
-    let mut good = tenants.open("good").unwrap();
-    let stop = AtomicBool::new(false);
-    let (written, stopped_after) = thread::scope(|s| {
-        let neighbour = s.spawn(|| {
-            let mut written = Vec::new();
-            while !stop.load(Ordering::Relaxed) || written.is_empty() {
-                let offset = (written.len() as u64 + 1) * 10;
-                let mut ids = vec![format!("good-{offset}")];
-                good.write_checkpoint_batch(&mut ids, offset).unwrap();
-                written.push(ids.remove(0));
-            }
-            written
-        });
-        // Stops the neighbour however this thread ends: a failed assertion below must
-        // fail the test, not leave it waiting for a neighbour that never stops.
-        let _stop_neighbour = StopOnDrop(&stop);
-        let started = Instant::now();
+    let mut good = tenants.open("good").await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let neighbour = tokio::spawn(async move {
+        let mut written = Vec::new();
+        while !stopping.load(Ordering::Relaxed) || written.is_empty() {
+            let offset = (written.len() as u64 + 1) * 10;
+            let mut ids = vec![format!("good-{offset}")];
+            good.write_checkpoint_batch(&mut ids, offset).await.unwrap();
+            written.push(ids.remove(0));
+        }
+        (written, good)
+    });
+    // Stops the neighbour however this test ends: a failed assertion below must fail
+    // the test, not leave it waiting for a neighbour that never stops.
+    let stop_neighbour = StopOnDrop(stop);
+    let started = Instant::now();
+    // The plugin's calls, in a task of their own beside the neighbour's.
+    let results = tokio::spawn(async move {
+        let mut results = Vec::new();
         for attempt in 0..3 {
             let mut ids = vec![format!("evil-{attempt}")];
-            let result = evil.write_checkpoint_batch(&mut ids, 10);
-            assert!(
-                expected(&result),
-                "{feature}, attempt {attempt}: {result:?}"
-            );
+            results.push(evil.write_checkpoint_batch(&mut ids, 10).await);
         }
-        let result = evil.get_checkpoint().map(drop);
-        assert!(expected(&result), "{feature}, get: {result:?}");
-        let stopped_after = started.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        (neighbour.join().unwrap(), stopped_after)
-    });
+        results.push(evil.get_checkpoint().await.map(drop));
+        results
+    })
+    .await
+    .unwrap();
+    for (call, result) in results.iter().enumerate() {
+        let call = match call {
+            3 => "get".to_owned(),
+            attempt => format!("attempt {attempt}"),
+        };
+        assert!(expected(result), "{feature}, {call}: {result:?}");
+    }
+    let stopped_after = started.elapsed();
+    drop(stop_neighbour);
+    let (written, mut good) = neighbour.await.unwrap();
     println!(
         "{feature}: 4 calls stopped in {stopped_after:?}; the neighbour wrote {} checkpoints meanwhile",
         written.len()
@@ -342,7 +371,7 @@ fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Erro
 
     // The neighbour's state is exactly its own: its last offset, its ids in order.
     let last = written.len() as u64 * 10;
-    assert_eq!(good.get_checkpoint().unwrap(), last);
+    assert_eq!(good.get_checkpoint().await.unwrap(), last);
     let acked: Vec<String> = FileConsumer::read_log(&root.join("good/acks.log"))
         .unwrap()
         .concat();
@@ -359,9 +388,9 @@ fn contained(component: &str, limits: Limits, expected: impl Fn(&Result<(), Erro
 }
 
 /// Sets its flag when dropped, panicking included.
-struct StopOnDrop<'a>(&'a AtomicBool);
+struct StopOnDrop(Arc<AtomicBool>);
 
-impl Drop for StopOnDrop<'_> {
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
     }

@@ -4,10 +4,13 @@
 
 mod support;
 
+mod blocking;
+mod cancellation;
 mod component;
 mod etcd;
 mod etcd_cluster;
 mod failures;
+mod fairness;
 mod faults;
 mod file_storage;
 mod fuzz;
@@ -18,6 +21,8 @@ mod records;
 mod redis;
 mod regression;
 mod sqlite;
+mod sqlite_groups;
+mod sqlite_ownership;
 mod sqlite_power_cut;
 mod store_properties;
 mod tenants;

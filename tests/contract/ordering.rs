@@ -5,16 +5,17 @@ use pipeline_checkpoint_host::MemoryConsumer;
 use crate::support::*;
 
 /// In every successful write, the `put` of the new offset precedes the `ack`.
-#[test]
-fn ack_never_precedes_durable_write() {
+#[tokio::test]
+async fn ack_never_precedes_durable_write() {
     let recorder = Recorder::new();
     let mut manager = runtime()
         .open_with_clock(None, recorder.clone(), recorder.clone(), fixed_clock)
+        .await
         .unwrap();
     for (round, batch) in [ids(&["a", "b"]), ids(&["c"]), ids(&[])].iter().enumerate() {
         recorder.clear_calls();
         let offset = 10 * (round as u64 + 1);
-        manager.write_checkpoint(batch, offset).unwrap();
+        manager.write_checkpoint(batch, offset).await.unwrap();
         let calls = recorder.calls();
         let put = calls
             .iter()
@@ -30,14 +31,15 @@ fn ack_never_precedes_durable_write() {
 }
 
 /// The host-owned batch form keeps the same order and acks exactly the lent ids.
-#[test]
-fn batch_handle_form_acks_after_put_and_returns_the_ids() {
+#[tokio::test]
+async fn batch_handle_form_acks_after_put_and_returns_the_ids() {
     let recorder = Recorder::new();
     let mut manager = runtime()
         .open(None, recorder.clone(), recorder.clone())
+        .await
         .unwrap();
     let mut batch = ids(&["x", "y", "z"]);
-    manager.write_checkpoint_batch(&mut batch, 3).unwrap();
+    manager.write_checkpoint_batch(&mut batch, 3).await.unwrap();
     assert_eq!(batch, ids(&["x", "y", "z"]), "ids are given back");
     let calls = recorder.calls();
     assert!(

@@ -64,15 +64,15 @@ fn corrupt_fixtures() -> Vec<(String, String)> {
 
 /// Every golden record, in the seed's format or ours, reads back as the offset in its
 /// file name, and reading it writes nothing.
-#[test]
-fn golden_records_read_back_their_offset_without_writing() {
+#[tokio::test]
+async fn golden_records_read_back_their_offset_without_writing() {
     let files = fixtures("records/valid");
     assert!(files.len() >= 5, "too few golden records: {}", files.len());
     for (name, bytes) in files {
         let text = String::from_utf8(bytes).expect("golden records are UTF-8");
         let recorder = recorder_holding(&text);
-        let mut manager = open_recorded(&recorder);
-        let offset = manager.get_checkpoint();
+        let mut manager = open_recorded(&recorder).await;
+        let offset = manager.get_checkpoint().await;
         assert_eq!(offset.ok(), Some(expected_offset(&name)), "{name}");
         assert_eq!(recorder.calls(), [Call::Get(KEY.into())], "{name}");
         assert_eq!(recorder.value(KEY).unwrap(), text, "{name}: record changed");
@@ -93,12 +93,12 @@ fn python_reads_each_golden_record_as_the_same_offset() {
 
 /// Each corrupt record is refused by `get_checkpoint` as `CorruptRecord` with a
 /// message naming the fault; nothing is put or acked, and the call does not trap.
-#[test]
-fn corrupt_records_are_refused_with_a_message_naming_the_fault() {
+#[tokio::test]
+async fn corrupt_records_are_refused_with_a_message_naming_the_fault() {
     for (case, text) in corrupt_fixtures() {
         let recorder = recorder_holding(&text);
-        let mut manager = open_recorded(&recorder);
-        let err = checkpoint_error(manager.get_checkpoint());
+        let mut manager = open_recorded(&recorder).await;
+        let err = checkpoint_error(manager.get_checkpoint().await);
         let CheckpointError::CorruptRecord(msg) = err else {
             panic!("{case}: expected CorruptRecord, got {err:?}");
         };
@@ -114,18 +114,18 @@ fn corrupt_records_are_refused_with_a_message_naming_the_fault() {
 
 /// A write over a corrupt record is refused as `CorruptRecord`: the record is neither
 /// overwritten nor the batch acked.
-#[test]
-fn write_over_a_corrupt_record_is_refused_and_acks_nothing() {
+#[tokio::test]
+async fn write_over_a_corrupt_record_is_refused_and_acks_nothing() {
     for (case, text) in corrupt_fixtures() {
         let recorder = recorder_holding(&text);
-        let mut manager = open_recorded(&recorder);
-        let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 100));
+        let mut manager = open_recorded(&recorder).await;
+        let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 100).await);
         assert!(
             matches!(&err, CheckpointError::CorruptRecord(m) if !m.is_empty()),
             "{case}: {err:?}"
         );
         let mut batch = ids(&["h"]);
-        let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, 100));
+        let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, 100).await);
         assert!(
             matches!(&err, CheckpointError::CorruptRecord(m) if !m.is_empty()),
             "{case}: {err:?}"
@@ -139,18 +139,18 @@ fn write_over_a_corrupt_record_is_refused_and_acks_nothing() {
 /// Stored bytes that are not UTF-8, which storage reports as `InvalidData`, are a
 /// corrupt record for reads and for both write forms, with nothing put or acked; the
 /// call does not trap, and once the record is repaired the same manager carries on.
-#[test]
-fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
+#[tokio::test]
+async fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
     let recorder = Recorder::new();
     recorder.fail_gets(Some(
         StorageError::InvalidData("checkpoint.json: invalid UTF-8 at byte 11".into()).into(),
     ));
-    let mut manager = open_recorded(&recorder);
+    let mut manager = open_recorded(&recorder).await;
     let mut batch = ids(&["h"]);
     for err in [
-        checkpoint_error(manager.get_checkpoint()),
-        checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 1)),
-        checkpoint_error(manager.write_checkpoint_batch(&mut batch, 1)),
+        checkpoint_error(manager.get_checkpoint().await),
+        checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 1).await),
+        checkpoint_error(manager.write_checkpoint_batch(&mut batch, 1).await),
     ] {
         assert!(
             matches!(&err, CheckpointError::CorruptRecord(m) if m.contains("invalid UTF-8 at byte 11")),
@@ -163,7 +163,7 @@ fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
     // An operator repairs the record: the manager reads it, then writes past it.
     recorder.fail_gets(None);
     recorder.set_value(KEY, r#"{"offset": 4, "written_at": 1700000000.5}"#);
-    let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 3));
+    let err = checkpoint_error(manager.write_checkpoint(&ids(&["m"]), 3).await);
     assert!(
         matches!(
             err,
@@ -174,15 +174,15 @@ fn non_utf8_record_is_corrupt_and_the_manager_survives_it() {
         ),
         "{err:?}"
     );
-    manager.write_checkpoint(&ids(&["m"]), 5).unwrap();
+    manager.write_checkpoint(&ids(&["m"]), 5).await.unwrap();
     assert_eq!(stored_offset(&recorder), 5);
     assert_eq!(recorder.acked(), ids(&["m"]));
 }
 
 /// A record the component writes has exactly the fields `offset` (a Python int) and
 /// `written_at` (a Python float holding the clock's time to the microsecond).
-#[test]
-fn python_reads_component_records_as_int_offset_and_float_written_at() {
+#[tokio::test]
+async fn python_reads_component_records_as_int_offset_and_float_written_at() {
     let script = "import json, sys\n\
                   d = json.loads(sys.stdin.read())\n\
                   print(sorted(d), type(d['offset']).__name__, d['offset'], \
@@ -190,7 +190,9 @@ fn python_reads_component_records_as_int_offset_and_float_written_at() {
     for offset in [0, 42, u64::MAX] {
         let recorder = Recorder::new();
         open_recorded(&recorder)
+            .await
             .write_checkpoint(&ids(&["m"]), offset)
+            .await
             .unwrap();
         let record = recorder.value(KEY).unwrap();
         let printed = python(script, &record);
@@ -204,8 +206,8 @@ fn python_reads_component_records_as_int_offset_and_float_written_at() {
 
 /// What Python's `json.dumps` writes, as the seed pipeline stores it (with or without
 /// the `last_read_at` its reads add), reads back as the offset Python wrote.
-#[test]
-fn python_written_records_read_back_correctly() {
+#[tokio::test]
+async fn python_written_records_read_back_correctly() {
     let script = "import json, time\n\
                   for offset in (9, 2**64 - 1):\n    \
                       r = {'offset': offset, 'written_at': time.time()}\n    \
@@ -218,7 +220,11 @@ fn python_written_records_read_back_correctly() {
     for (line, offset) in lines.into_iter().zip(expected) {
         let recorder = recorder_holding(line);
         assert_eq!(
-            open_recorded(&recorder).get_checkpoint().unwrap(),
+            open_recorded(&recorder)
+                .await
+                .get_checkpoint()
+                .await
+                .unwrap(),
             offset,
             "{line}"
         );
@@ -228,11 +234,13 @@ fn python_written_records_read_back_correctly() {
 
 /// A record the component wrote and the seed's reader then rewrote with
 /// `last_read_at` still reads back as the component's offset.
-#[test]
-fn record_rewritten_by_the_python_reader_keeps_its_offset() {
+#[tokio::test]
+async fn record_rewritten_by_the_python_reader_keeps_its_offset() {
     let recorder = Recorder::new();
     open_recorded(&recorder)
+        .await
         .write_checkpoint(&ids(&["m"]), 31)
+        .await
         .unwrap();
     let script = "import json, sys, time\n\
                   data = json.loads(sys.stdin.read())\n\
@@ -240,10 +248,10 @@ fn record_rewritten_by_the_python_reader_keeps_its_offset() {
     let rewritten = python(script, &recorder.value(KEY).unwrap());
     assert!(rewritten.contains("last_read_at"), "{rewritten}");
     recorder.set_value(KEY, rewritten.trim_end());
-    let mut manager = open_recorded(&recorder);
-    assert_eq!(manager.get_checkpoint().unwrap(), 31);
+    let mut manager = open_recorded(&recorder).await;
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 31);
     // The component writes its own two-field format over it again.
-    manager.write_checkpoint(&ids(&["n"]), 32).unwrap();
+    manager.write_checkpoint(&ids(&["n"]), 32).await.unwrap();
     let record: serde_json::Value = serde_json::from_str(&recorder.value(KEY).unwrap()).unwrap();
     let mut keys: Vec<&String> = record.as_object().unwrap().keys().collect();
     keys.sort();

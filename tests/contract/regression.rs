@@ -11,44 +11,44 @@ fn record(offset: u64) -> String {
 
 /// Writing an offset lower than the durable one is refused as `OffsetRegression`
 /// naming both offsets; nothing is put or acked and the record is unchanged.
-#[test]
-fn lower_offset_is_refused_without_put_or_ack() {
+#[tokio::test]
+async fn lower_offset_is_refused_without_put_or_ack() {
     let recorder = Recorder::new();
-    let mut manager = open_recorded(&recorder);
-    manager.write_checkpoint(&ids(&["a"]), 20).unwrap();
+    let mut manager = open_recorded(&recorder).await;
+    manager.write_checkpoint(&ids(&["a"]), 20).await.unwrap();
     let stored = recorder.value(KEY).unwrap();
     recorder.clear_calls();
 
     for lower in [19, 1, 0] {
-        let err = checkpoint_error(manager.write_checkpoint(&ids(&["late"]), lower));
+        let err = checkpoint_error(manager.write_checkpoint(&ids(&["late"]), lower).await);
         let expected = CheckpointError::OffsetRegression {
             durable: 20,
             requested: lower,
         };
         assert_eq!(err, expected);
         let mut batch = ids(&["late"]);
-        let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, lower));
+        let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, lower).await);
         assert_eq!(err, expected);
     }
     assert_eq!(recorder.calls(), [], "a refused write touches nothing");
     assert_eq!(recorder.value(KEY).unwrap(), stored);
-    assert_eq!(manager.get_checkpoint().unwrap(), 20);
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 20);
 }
 
 /// Writing the durable offset again is an idempotent retry: it acks the batch again
 /// and does not rewrite the record.
-#[test]
-fn equal_offset_acks_again_without_a_second_put() {
+#[tokio::test]
+async fn equal_offset_acks_again_without_a_second_put() {
     let recorder = Recorder::new();
-    let mut manager = open_recorded(&recorder);
+    let mut manager = open_recorded(&recorder).await;
     let batch = ids(&["a", "b"]);
-    manager.write_checkpoint(&batch, 20).unwrap();
+    manager.write_checkpoint(&batch, 20).await.unwrap();
     let stored = recorder.value(KEY).unwrap();
     recorder.clear_calls();
 
-    manager.write_checkpoint(&batch, 20).unwrap();
+    manager.write_checkpoint(&batch, 20).await.unwrap();
     let mut lent = batch.clone();
-    manager.write_checkpoint_batch(&mut lent, 20).unwrap();
+    manager.write_checkpoint_batch(&mut lent, 20).await.unwrap();
     assert_eq!(
         recorder.calls(),
         [Call::Ack(batch.clone()), Call::Ack(batch)]
@@ -58,12 +58,12 @@ fn equal_offset_acks_again_without_a_second_put() {
 
 /// A manager opened over storage that already holds offset 10, as after a restart,
 /// refuses 5 on its first write, then accepts 10 (ack only) and 11 (put, then ack).
-#[test]
-fn restarted_manager_cannot_move_the_offset_back() {
+#[tokio::test]
+async fn restarted_manager_cannot_move_the_offset_back() {
     let recorder = recorder_holding(&record(10));
-    let mut manager = open_recorded(&recorder);
+    let mut manager = open_recorded(&recorder).await;
 
-    let err = checkpoint_error(manager.write_checkpoint(&ids(&["old"]), 5));
+    let err = checkpoint_error(manager.write_checkpoint(&ids(&["old"]), 5).await);
     assert_eq!(
         err,
         CheckpointError::OffsetRegression {
@@ -75,11 +75,14 @@ fn restarted_manager_cannot_move_the_offset_back() {
     assert_eq!(recorder.value(KEY).unwrap(), record(10));
 
     recorder.clear_calls();
-    manager.write_checkpoint(&ids(&["again"]), 10).unwrap();
+    manager
+        .write_checkpoint(&ids(&["again"]), 10)
+        .await
+        .unwrap();
     assert_eq!(recorder.calls(), [Call::Ack(ids(&["again"]))]);
 
     recorder.clear_calls();
-    manager.write_checkpoint(&ids(&["next"]), 11).unwrap();
+    manager.write_checkpoint(&ids(&["next"]), 11).await.unwrap();
     let calls = recorder.calls();
     assert!(
         matches!(calls.as_slice(), [Call::Put(..), Call::Ack(a)] if *a == ids(&["next"])),
@@ -90,12 +93,12 @@ fn restarted_manager_cannot_move_the_offset_back() {
 
 /// The batch form of a restarted manager's first write reads storage too and refuses
 /// to go below it.
-#[test]
-fn restarted_manager_refuses_a_lower_offset_through_the_batch_form() {
+#[tokio::test]
+async fn restarted_manager_refuses_a_lower_offset_through_the_batch_form() {
     let recorder = recorder_holding(&record(10));
-    let mut manager = open_recorded(&recorder);
+    let mut manager = open_recorded(&recorder).await;
     let mut batch = ids(&["old"]);
-    let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, 9));
+    let err = checkpoint_error(manager.write_checkpoint_batch(&mut batch, 9).await);
     assert_eq!(
         err,
         CheckpointError::OffsetRegression {
@@ -107,12 +110,12 @@ fn restarted_manager_refuses_a_lower_offset_through_the_batch_form() {
 }
 
 /// On empty storage `get_checkpoint` returns 0 and only reads; no record appears.
-#[test]
-fn get_checkpoint_on_empty_storage_is_zero_and_writes_nothing() {
+#[tokio::test]
+async fn get_checkpoint_on_empty_storage_is_zero_and_writes_nothing() {
     let recorder = Recorder::new();
-    let mut manager = open_recorded(&recorder);
-    assert_eq!(manager.get_checkpoint().unwrap(), 0);
-    assert_eq!(manager.get_checkpoint().unwrap(), 0);
+    let mut manager = open_recorded(&recorder).await;
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 0);
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 0);
     assert_eq!(
         recorder.calls(),
         [Call::Get(KEY.into()), Call::Get(KEY.into())]
@@ -122,18 +125,18 @@ fn get_checkpoint_on_empty_storage_is_zero_and_writes_nothing() {
 
 /// `get_checkpoint` over an existing record only reads, however often it is called,
 /// before and after writes: unlike the seed, a read never writes.
-#[test]
-fn get_checkpoint_never_writes_over_an_existing_record() {
+#[tokio::test]
+async fn get_checkpoint_never_writes_over_an_existing_record() {
     let recorder = recorder_holding(&record(10));
-    let mut manager = open_recorded(&recorder);
+    let mut manager = open_recorded(&recorder).await;
     for _ in 0..3 {
-        assert_eq!(manager.get_checkpoint().unwrap(), 10);
+        assert_eq!(manager.get_checkpoint().await.unwrap(), 10);
     }
-    manager.write_checkpoint(&ids(&["a"]), 12).unwrap();
+    manager.write_checkpoint(&ids(&["a"]), 12).await.unwrap();
     let stored = recorder.value(KEY).unwrap();
     recorder.clear_calls();
     for _ in 0..3 {
-        assert_eq!(manager.get_checkpoint().unwrap(), 12);
+        assert_eq!(manager.get_checkpoint().await.unwrap(), 12);
     }
     assert_eq!(recorder.puts(), 0, "{:?}", recorder.calls());
     assert_eq!(recorder.value(KEY).unwrap(), stored);
@@ -141,26 +144,26 @@ fn get_checkpoint_never_writes_over_an_existing_record() {
 
 /// A newer offset stored by someone else is what `get_checkpoint` reports; the read
 /// does not put back an older value (the seed's lost update).
-#[test]
-fn get_checkpoint_reports_a_newer_stored_offset_and_leaves_it() {
+#[tokio::test]
+async fn get_checkpoint_reports_a_newer_stored_offset_and_leaves_it() {
     let recorder = recorder_holding(&record(10));
-    let mut manager = open_recorded(&recorder);
-    assert_eq!(manager.get_checkpoint().unwrap(), 10);
+    let mut manager = open_recorded(&recorder).await;
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 10);
     recorder.set_value(KEY, &record(15));
-    assert_eq!(manager.get_checkpoint().unwrap(), 15);
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 15);
     assert_eq!(recorder.value(KEY).unwrap(), record(15));
     assert_eq!(recorder.puts(), 0);
 }
 
 /// Writing offset 0 on empty storage stores a record holding 0; a later lower offset
 /// is impossible, and the same 0 is an ack-only retry.
-#[test]
-fn offset_zero_on_empty_storage_is_stored() {
+#[tokio::test]
+async fn offset_zero_on_empty_storage_is_stored() {
     let recorder = Recorder::new();
-    let mut manager = open_recorded(&recorder);
-    manager.write_checkpoint(&ids(&["first"]), 0).unwrap();
+    let mut manager = open_recorded(&recorder).await;
+    manager.write_checkpoint(&ids(&["first"]), 0).await.unwrap();
     assert_eq!(stored_offset(&recorder), 0);
     recorder.clear_calls();
-    manager.write_checkpoint(&ids(&["first"]), 0).unwrap();
+    manager.write_checkpoint(&ids(&["first"]), 0).await.unwrap();
     assert_eq!(recorder.calls(), [Call::Ack(ids(&["first"]))]);
 }

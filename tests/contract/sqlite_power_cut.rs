@@ -4,13 +4,21 @@
 //! there. A commit that the cut interrupted answered every put of its group with an
 //! error, so none of them may be missing. With its commits' sync left out (a mutant),
 //! the same loop must see acknowledged puts vanish.
+//!
+//! The writers are tasks on a runtime of two worker threads. Each round's database is
+//! opened by a location of its own, and closed, by dropping that location and every
+//! handle, before the power comes back: the check after a cut reads the file as the
+//! cut left it, never a database still open from before. (A cut in the middle of one
+//! group of hundreds of tenants' puts is `sqlite_groups.rs`.)
 #![cfg(target_os = "linux")]
 
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use pipeline_checkpoint_host::backends::Backend;
 use pipeline_checkpoint_host::backends::sqlite::SqliteLocation;
 use pipeline_checkpoint_host::storage::Expected;
+use pipeline_checkpoint_host::{DynStorage, Storage};
 use pipeline_checkpoint_test_support::power_cut::{CutMode, PowerCutMount};
 use pipeline_checkpoint_test_support::seeded::{Rng, seed};
 
@@ -36,8 +44,8 @@ fn power_cuts_never_lose_a_put_that_returned() {
         return;
     };
     let seed = seed();
-    let location = SqliteLocation::new(fs.path().join("db/records.db"));
-    let summary = cut_loop(&mut fs, &location, 24, &CutMode::ALL, seed)
+    let path = fs.path().join("db/records.db");
+    let summary = cut_loop(&mut fs, &path, false, 24, &CutMode::ALL, seed)
         .unwrap_or_else(|fault| panic!("{fault}"));
     println!("sqlite power cuts: {summary}");
 }
@@ -50,8 +58,8 @@ fn without_the_commits_sync_a_cut_loses_acknowledged_puts() {
     let Some(mut fs) = PowerCutMount::mount_or_skip() else {
         return;
     };
-    let location = SqliteLocation::new(fs.path().join("db/mutant.db")).skipping_sync();
-    match cut_loop(&mut fs, &location, 6, &[CutMode::DropAll], 1) {
+    let path = fs.path().join("db/mutant.db");
+    match cut_loop(&mut fs, &path, true, 6, &[CutMode::DropAll], 1) {
         Ok(summary) => panic!("the commits' sync was left out, unnoticed: {summary}"),
         Err(fault) => {
             println!("without the commits' sync: {fault}");
@@ -60,64 +68,55 @@ fn without_the_commits_sync_a_cut_loses_acknowledged_puts() {
     }
 }
 
+/// A location of its own for the database at `path`: the database it opens is closed
+/// once it, its tenants' locations and their handles are all dropped. `skip_sync`
+/// makes it the mutant that never syncs a commit.
+fn location_of(path: &Path, skip_sync: bool) -> SqliteLocation {
+    let location = SqliteLocation::new(path);
+    #[cfg(debug_assertions)]
+    if skip_sync {
+        return location.skipping_sync();
+    }
+    assert!(!skip_sync, "the mutant exists in debug builds only");
+    location
+}
+
 /// Runs `cuts` rounds of writers, power loss and cut, checking every key after each.
 fn cut_loop(
     fs: &mut PowerCutMount,
-    location: &SqliteLocation,
+    path: &Path,
+    skip_sync: bool,
     cuts: usize,
     modes: &[CutMode],
     seed: u64,
 ) -> Result<String, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the writers");
     let mut rng = Rng::new(seed);
     let mut witnesses = vec![Witness::default(); WRITERS];
-    let tenants: Vec<_> = (0..WRITERS)
-        .map(|w| location.for_tenant(&format!("tenant-{w}")))
-        .collect();
     let (mut acknowledged, mut failed_rounds) = (0u64, 0);
+    let mut location = location_of(path, skip_sync);
     for cut in 0..cuts {
         let mode = modes[cut % modes.len()];
         fs.lose_power_after(rng.between(1, MAX_MUTATIONS));
-        let shared = Mutex::new(std::mem::take(&mut witnesses));
-        std::thread::scope(|scope| {
-            for (writer, tenant) in tenants.iter().enumerate() {
-                let shared = &shared;
-                scope.spawn(move || {
-                    let Ok(mut storage) = tenant.open() else {
-                        return;
-                    };
-                    for put in 0u64.. {
-                        let value = format!("{{\"offset\":{put},\"cut\":{cut}}}");
-                        let expected = match storage.get(KEY) {
-                            Ok(Some(stored)) => Expected::Version(stored.version),
-                            Ok(None) => Expected::Absent,
-                            Err(_) => return,
-                        };
-                        let result = storage.put(KEY, &value, expected);
-                        let mut witnesses = shared.lock().unwrap();
-                        let witness = &mut witnesses[writer];
-                        if result.is_ok() {
-                            witness.acknowledged = Some(value);
-                            witness.uncertain = None;
-                        } else {
-                            witness.uncertain = Some(value);
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        witnesses = shared.into_inner().unwrap();
-        // Every handle is dropped: the committer has closed the database.
+        let tenants: Vec<_> = (0..WRITERS)
+            .map(|w| location.for_tenant(&format!("tenant-{w}")))
+            .collect();
+        witnesses = runtime.block_on(write_until_a_put_fails(tenants, witnesses, cut));
+        // Every handle is dropped with the writers' tasks; with the location goes the
+        // last owner of the database, whose drop closes it.
+        drop(location);
         fs.cut(mode, &mut rng);
-        for (writer, tenant) in tenants.iter().enumerate() {
-            let mut storage = tenant
-                .open()
-                .map_err(|e| format!("seed {seed}, cut {cut} ({mode:?}): reopening: {e}"))?;
-            let stored = storage
-                .get(KEY)
-                .map_err(|e| format!("seed {seed}, cut {cut} ({mode:?}): reading: {e}"))?
-                .map(|s| s.value);
-            let witness = &mut witnesses[writer];
+        // The next round's location: it reads the file as the cut left it.
+        location = location_of(path, skip_sync);
+        for (writer, witness) in witnesses.iter_mut().enumerate() {
+            let tenant = location.for_tenant(&format!("tenant-{writer}"));
+            let stored = runtime
+                .block_on(read_record(&*tenant))
+                .map_err(|e| format!("seed {seed}, cut {cut} ({mode:?}): {e}"))?;
             let fine =
                 stored == witness.acknowledged || stored.is_some() && stored == witness.uncertain;
             if !fine {
@@ -138,4 +137,62 @@ fn cut_loop(
         "{cuts} cuts (seed {seed}), {acknowledged} tenant records checked, {failed_rounds} \
          rounds before any record was durable"
     ))
+}
+
+/// Each tenant's writer, a task, puts to its key until a put fails (the power is
+/// lost); returns what each learnt.
+async fn write_until_a_put_fails(
+    tenants: Vec<Arc<dyn Backend>>,
+    witnesses: Vec<Witness>,
+    cut: usize,
+) -> Vec<Witness> {
+    let shared = Arc::new(Mutex::new(witnesses));
+    let writers: Vec<_> = tenants
+        .into_iter()
+        .enumerate()
+        .map(|(writer, tenant)| {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let Ok(mut storage) = tenant.open().await else {
+                    return;
+                };
+                for put in 0u64.. {
+                    let value = format!("{{\"offset\":{put},\"cut\":{cut}}}");
+                    let expected = match storage.get(KEY).await {
+                        Ok(Some(stored)) => Expected::Version(stored.version),
+                        Ok(None) => Expected::Absent,
+                        Err(_) => return,
+                    };
+                    let result = storage.put(KEY, &value, expected).await;
+                    let mut witnesses = shared.lock().unwrap();
+                    let witness = &mut witnesses[writer];
+                    if result.is_ok() {
+                        witness.acknowledged = Some(value);
+                        witness.uncertain = None;
+                    } else {
+                        witness.uncertain = Some(value);
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("a writer never panics");
+    }
+    Arc::into_inner(shared)
+        .expect("the writers are done")
+        .into_inner()
+        .unwrap()
+}
+
+/// The record under [`KEY`] at `tenant`, read through a handle of its own.
+async fn read_record(tenant: &dyn Backend) -> Result<Option<String>, String> {
+    let mut storage: Box<dyn DynStorage> =
+        tenant.open().await.map_err(|e| format!("reopening: {e}"))?;
+    let stored = storage
+        .get(KEY)
+        .await
+        .map_err(|e| format!("reading: {e}"))?;
+    Ok(stored.map(|s| s.value))
 }

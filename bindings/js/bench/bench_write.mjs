@@ -17,8 +17,8 @@ import { closeSync, constants, fdatasyncSync, fsyncSync, mkdirSync, mkdtempSync,
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { CheckpointManager, MemoryStorage } from '../src/index.js';
-import { FileStorage } from '../src/node/index.js';
+import { CheckpointManager, MemoryStorage } from 'pipeline-checkpoint';
+import { FileStorage } from 'pipeline-checkpoint/node';
 
 const { values } = parseArgs({
   options: {

@@ -22,13 +22,21 @@ export class CheckpointError extends Error {
   }
 }
 
-/** The storage threw while storing the new offset: nothing was acknowledged and the
- * durable offset is unchanged; retry the batch from the previous offset. */
+/** Storing the new offset failed: nothing was acknowledged. `mayHaveApplied` says
+ * whether the store may still have stored it (a write that failed after it reached the
+ * store, a timeout, a promise that rejected after writing): then the record holds the
+ * previous offset or the new one, and the manager's next write reads it again before it
+ * writes. Either way, retry the batch from the previous offset. */
 export class WriteFailed extends CheckpointError {
-  constructor(kind, detail, options) {
-    super(`storing the checkpoint failed (${kind}): ${detail}`, options);
+  constructor(kind, detail, mayHaveApplied, options) {
+    const outcome = mayHaveApplied
+      ? 'the store may still have applied it (the next write reads the record again first)'
+      : 'nothing was stored';
+    super(`storing the checkpoint failed (${kind}): ${detail}; nothing was acknowledged and ${outcome}`, options);
     this.kind = kind;
     this.detail = detail;
+    /** @type {boolean} */
+    this.mayHaveApplied = mayHaveApplied;
   }
 }
 
@@ -104,16 +112,33 @@ export class ComponentTrapped extends CheckpointError {
   }
 }
 
+/** This runtime cannot run the package (its core modules cannot be compiled here, or
+ * an AsyncCheckpointManager lacks JSPI). `runtime` names it and `fix` says what to do;
+ * no call will ever succeed in this realm, so none is retried. */
+export class UnsupportedRuntime extends CheckpointError {
+  constructor(runtime, detail, fix, options) {
+    super(`pipeline-checkpoint cannot run in ${runtime}: ${detail}. Fix: ${fix}`, options);
+    this.runtime = runtime;
+    this.detail = detail;
+    this.fix = fix;
+  }
+}
+
 /** An argument the contract cannot carry: an offset that is not an integer in
  * [0, 2^64) (a Number beyond 2^53 - 1 included, since it may already be rounded),
  * batch ids that are not an array of strings, a key that is not a string, a storage or
  * consumer without the calls it needs. Nothing was called. */
 export class InvalidArgument extends CheckpointError {}
 
+/** Kinds after which nothing can have been stored, unless the storage says otherwise. */
+const NOTHING_STORED = new Set(['invalid-key', 'conflict']);
+
 /** Thrown by a storage to report a failure of one of the contract's kinds (see
- * STORAGE_ERROR_KINDS). Any other error a storage throws is reported as `io`. */
+ * STORAGE_ERROR_KINDS). Any other error a storage throws is reported as `io`.
+ * `options.mayHaveApplied` says whether a failed put may still have stored its value;
+ * by default it may, except for `invalid-key` and `conflict`. */
 export class StorageFailure extends Error {
-  constructor(kind, detail, options) {
+  constructor(kind, detail, options = {}) {
     if (!STORAGE_ERROR_KINDS.includes(kind)) {
       throw new TypeError(`unknown storage failure kind ${JSON.stringify(kind)}; one of ${STORAGE_ERROR_KINDS.join(', ')}`);
     }
@@ -121,6 +146,8 @@ export class StorageFailure extends Error {
     this.name = new.target.name;
     this.kind = kind;
     this.detail = detail;
+    /** @type {boolean} */
+    this.mayHaveApplied = options.mayHaveApplied ?? !NOTHING_STORED.has(kind);
   }
 }
 
@@ -128,7 +155,7 @@ export class StorageFailure extends Error {
  * version. Nothing was written; `detail` says what is stored instead. */
 export class VersionConflict extends StorageFailure {
   constructor(detail, options) {
-    super('conflict', detail, options);
+    super('conflict', detail, { ...options, mayHaveApplied: false });
   }
 }
 

@@ -6,8 +6,13 @@
 // as `cause`, which the manager attaches to what it throws after the call. Only a
 // broken protocol (a wrong return type, a batch that is not the one lent) abandons the
 // call, as a trap would.
+//
+// For the JSPI build (`asynchronous`), get, put, ack and ackBatch may return promises:
+// jco wraps them in WebAssembly.Suspending, so the component's call is suspended until
+// the promise settles and goes on with its value. The order of the contract is then
+// the order of settlement: ack is not called before put's promise resolved `ok`.
 
-import { ProtocolViolation, describe } from './adapters.js';
+import { ProtocolViolation, describe, isThenable, settle } from './adapters.js';
 import { AckFailure, StorageFailure } from './errors.js';
 
 /** The consumer's batch resource: a host object the component borrows and hands back
@@ -21,9 +26,10 @@ export class Batch {
 const NANOS_PER_MILLI = 1_000_000;
 
 export class Host {
-  constructor(storage, consumer) {
-    this.storage = storage;
+  constructor(adapter, consumer, { asynchronous }) {
+    this.adapter = adapter;
     this.consumer = consumer;
+    this.asynchronous = asynchronous;
     this.begin(null);
   }
 
@@ -34,56 +40,51 @@ export class Host {
     this.cause = null;
     /** An error a put threw that was not a StorageFailure. */
     this.putThrew = null;
+    /** Whether the last failed put may still have stored its value. */
+    this.putMayHaveApplied = false;
     /** What abandoned the call, if anything did. */
     this.faulted = null;
   }
 
-  /** The import object jco's instantiate takes, keyed with and without the version. */
-  imports() {
-    const storage = { get: (key) => this.get(key), put: (key, value, expected) => this.put(key, value, expected) };
-    const consumer = { Batch, ack: (ids) => this.ack(ids), ackBatch: (batch) => this.ackBatch(batch) };
-    const clock = { now: wallClockNow, resolution: () => ({ seconds: 0n, nanoseconds: NANOS_PER_MILLI }) };
-    return {
-      'pipeline:checkpoint/storage': storage,
-      'pipeline:checkpoint/storage@0.3.0': storage,
-      'pipeline:checkpoint/consumer': consumer,
-      'pipeline:checkpoint/consumer@0.3.0': consumer,
-      'wasi:clocks/wall-clock': clock,
-      'wasi:clocks/wall-clock@0.2.6': clock,
-    };
-  }
-
   get(key) {
-    const outcome = this.#guard(() => this.storage.get(key));
-    if (outcome.cause !== null) this.cause = outcome.cause;
-    switch (outcome.tag) {
-      case 'found': return { tag: 'found', val: { value: outcome.a, version: outcome.b } };
-      case 'absent': return { tag: 'absent' };
-      default: return { tag: 'failed', val: { tag: outcome.a, val: outcome.b } };
-    }
+    return this.#then(this.#guard(() => this.adapter.get(key)), (outcome) => {
+      if (outcome.cause !== null) this.cause = outcome.cause;
+      switch (outcome.tag) {
+        case 'found': return { tag: 'found', val: { value: outcome.a, version: outcome.b } };
+        case 'absent': return { tag: 'absent' };
+        default: return { tag: 'failed', val: { tag: outcome.a, val: outcome.b } };
+      }
+    });
   }
 
   put(key, value, expected) {
     const want = expected.tag === 'absent' ? null : expected.val;
-    const outcome = this.#guard(() => this.storage.put(key, value, want));
-    const cause = outcome.cause;
-    if (cause !== null) {
-      this.cause = cause;
-      if (!(cause instanceof StorageFailure)) this.putThrew = cause;
-    }
-    if (outcome.tag === 'ok') return outcome.a;
-    // jco lowers a thrown {tag, val} as the result's error.
-    throw { tag: outcome.a, val: outcome.b };
+    return this.#then(this.#guard(() => this.adapter.put(key, value, want)), (outcome) => {
+      const cause = outcome.cause;
+      if (cause !== null) {
+        this.cause = cause;
+        if (!(cause instanceof StorageFailure)) this.putThrew = cause;
+      }
+      if (outcome.tag === 'ok') return outcome.a;
+      this.putMayHaveApplied = outcome.mayHaveApplied ?? true;
+      // jco lowers a thrown (or, through JSPI, returned) {tag, val} as the error case.
+      const error = { tag: outcome.a, val: outcome.b };
+      if (this.asynchronous) return { tag: 'err', val: error };
+      throw error;
+    });
   }
 
   ack(ids) {
     try {
-      this.consumer.ack(ids);
+      return settle(this.asynchronous, () => this.consumer.ack(ids), () => undefined, (e) => this.#ackFailed(e),
+        'consumer.ack returned a Promise, which CheckpointManager cannot wait for: use AsyncCheckpointManager');
     } catch (e) {
+      // A synchronous manager's consumer answered with a promise: the offset is
+      // durable, so this is an ack that failed (and may yet happen), not a broken
+      // instance.
+      if (!(e instanceof ProtocolViolation)) throw e;
       this.cause = e;
-      if (e instanceof AckFailure) throw { tag: e.kind, val: `consumer.ack: ${e.detail}` };
-      const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-      throw { tag: 'unavailable', val: `consumer.ack threw ${what}` };
+      throw { tag: 'unavailable', val: e.message };
     }
   }
 
@@ -94,19 +95,53 @@ export class Host {
     return this.ack(batch.ids);
   }
 
-  /** Runs a storage adapter call; a protocol violation abandons the component's call. */
+  #ackFailed(e) {
+    this.cause = e;
+    const error = e instanceof AckFailure
+      ? { tag: e.kind, val: `consumer.ack: ${e.detail}` }
+      : { tag: 'unavailable', val: `consumer.ack threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}` };
+    // jco lowers a thrown (or, through JSPI, returned) {tag, val} as the error case.
+    if (this.asynchronous) return { tag: 'err', val: error };
+    throw error;
+  }
+
+  /** Runs an adapter call; a protocol violation abandons the component's call. */
   #guard(call) {
     try {
-      return call();
+      const outcome = call();
+      return isThenable(outcome) ? outcome.catch((e) => this.#fault(e)) : outcome;
     } catch (e) {
       return this.#fault(e);
     }
+  }
+
+  #then(outcome, next) {
+    return isThenable(outcome) ? outcome.then(next) : next(outcome);
   }
 
   #fault(error) {
     if (this.faulted === null) this.faulted = error;
     throw error;
   }
+}
+
+/** The import object jco's instantiate takes, keyed with and without the version, each
+ * call reaching `binding.host`: the host of the manager that holds the instance now. */
+export function importsThrough(binding) {
+  const storage = {
+    get: (key) => binding.host.get(key),
+    put: (key, value, expected) => binding.host.put(key, value, expected),
+  };
+  const consumer = { Batch, ack: (ids) => binding.host.ack(ids), ackBatch: (batch) => binding.host.ackBatch(batch) };
+  const clock = { now: wallClockNow, resolution: () => ({ seconds: 0n, nanoseconds: NANOS_PER_MILLI }) };
+  return {
+    'pipeline:checkpoint/storage': storage,
+    'pipeline:checkpoint/storage@0.3.0': storage,
+    'pipeline:checkpoint/consumer': consumer,
+    'pipeline:checkpoint/consumer@0.3.0': consumer,
+    'wasi:clocks/wall-clock': clock,
+    'wasi:clocks/wall-clock@0.2.6': clock,
+  };
 }
 
 /** wasi:clocks/wall-clock.now from Date.now(): every runtime has it, edge ones included. */

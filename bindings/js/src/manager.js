@@ -1,17 +1,16 @@
-// CheckpointManager: the original pipelines' class, backed by the checkpoint component.
+// CheckpointManager: the original pipelines' class, backed by the checkpoint component,
+// for a storage and a consumer that answer synchronously (the sync build: every
+// runtime, no JSPI needed).
 
-import { adapt, describe } from './adapters.js';
+import { asyncCalls, adapt, isAsyncFunction } from './adapters.js';
 import {
-  AckFailed, CheckpointError, ComponentTrapped, CorruptRecord, Fenced, InvalidArgument, OffsetRegression,
-  ReadFailed, WriteFailed,
-} from './errors.js';
+  CHECKPOINT_KEY, checkedConsumer, checkedIds, checkedKey, checkedOffset, contractError, isContractError,
+  writeFailed,
+} from './calls.js';
+import { CheckpointError, InvalidArgument } from './errors.js';
 import { Batch, Host } from './host.js';
-import { open } from './instance.js';
-
-/** Where a manager keeps its record unless told otherwise: the original pipelines' key. */
-export const CHECKPOINT_KEY = 'pipeline/checkpoint.json';
-
-const U64_LIMIT = 1n << 64n;
+import { InstanceSlot } from './instance-slot.js';
+import { hasJspi, jspiFix, runtimeName } from './runtime.js';
 
 /**
  * Persists pipeline progress to storage and coordinates consumer acks.
@@ -23,35 +22,30 @@ const U64_LIMIT = 1n << 64n;
  */
 export class CheckpointManager {
   #host;
-  #key;
-  #manager = null;
+  #slot;
   #busy = null;
 
   /**
    * @param storage put(key, value) -> boolean and get(key) -> string | null, or
-   *   getVersioned / putVersioned for a real compare-and-swap.
-   * @param consumer ack(messageIds).
+   *   getVersioned / putVersioned for a real compare-and-swap; all synchronous.
+   * @param consumer ack(messageIds), synchronous.
    * @param options.key the record's key, `pipeline/checkpoint.json` by default.
    */
   constructor(storage, consumer, { key } = {}) {
-    if (key !== undefined && key !== null && typeof key !== 'string') {
-      throw new InvalidArgument(`key must be a string, not ${describe(key)}`);
-    }
-    if (consumer === null || typeof consumer !== 'object' || typeof consumer.ack !== 'function') {
-      throw new InvalidArgument(`${describe(consumer)} is not a consumer: it needs ack(messageIds)`);
-    }
-    this.#key = key ?? undefined;
-    this.#host = new Host(adapt(storage), consumer);
+    const checked = checkedKey(key);
+    checkedConsumer(consumer);
+    refuseAsync(storage, consumer);
+    this.#host = new Host(adapt(storage, { asynchronous: false }), consumer, { asynchronous: false });
     /** Why the last writeCheckpoint returned false, as a (not thrown) WriteFailed;
-     * null after a write that succeeded. @type {WriteFailed | null} */
+     * null after a write that succeeded. @type {import('./errors.js').WriteFailed | null} */
     this.lastWriteError = null;
-    const error = this.#open();
-    if (error !== null) throw new ComponentTrapped('opening the manager', describeError(error), false, describeError(error), { cause: error });
+    this.#slot = new InstanceSlot(this.#host, checked, 'sync');
+    this.#slot.openFirst();
   }
 
   /** The storage key of this manager's record. */
   get key() {
-    return this.#key ?? CHECKPOINT_KEY;
+    return this.#slot.key ?? CHECKPOINT_KEY;
   }
 
   /**
@@ -71,13 +65,12 @@ export class CheckpointManager {
       return true;
     }
     if (failure.tag === 'write-failed') {
-      const { putThrew, cause } = this.#host;
-      const error = new WriteFailed(failure.val.tag, failure.val.val, { cause: putThrew ?? cause ?? undefined });
-      if (putThrew !== null) throw error;
+      const error = writeFailed(failure, this.#host);
+      if (this.#host.putThrew !== null) throw error;
       this.lastWriteError = error;
       return false;
     }
-    throw this.#error(failure, offset);
+    throw contractError(failure, offset, this.#host);
   }
 
   /**
@@ -89,20 +82,21 @@ export class CheckpointManager {
     let offset = null;
     const failure = this.#run('getCheckpoint', null, (manager) => { offset = manager.getCheckpoint(); });
     if (failure === null) return offset;
-    throw this.#error(failure, null);
+    throw contractError(failure, null, this.#host);
   }
 
-  /** Starts a fresh instance; returns why it could not, or null. */
-  #open() {
-    this.#host.begin(null);
-    try {
-      const Manager = open(this.#host.imports());
-      this.#manager = new Manager(this.#key);
-      return null;
-    } catch (e) {
-      this.#manager = null;
-      return e;
+  /** Drops this manager's record handle and gives its instance to the next manager
+   * created (one per batch or request then costs no instantiation). Every later call
+   * throws. Also `using manager = new CheckpointManager(...)` where supported. */
+  close() {
+    if (this.#busy !== null) {
+      throw new CheckpointError(`close() was called from inside this manager's own storage or consumer (during ${this.#busy})`);
     }
+    this.#slot.close();
+  }
+
+  [Symbol.dispose ?? Symbol.for('dispose')]() {
+    this.close();
   }
 
   /** Calls the instance; returns null, or the contract's checkpoint-error. */
@@ -113,19 +107,14 @@ export class CheckpointManager {
     }
     this.#busy = operation;
     try {
-      if (this.#manager === null) {
-        const error = this.#open();
-        if (error !== null) {
-          throw new ComponentTrapped(operation, "the previous call's instance failed", false, describeError(error), { cause: error });
-        }
-      }
+      const manager = this.#slot.current(operation);
       this.#host.begin(batch);
       try {
-        call(this.#manager, batch);
+        call(manager, batch);
         return null;
       } catch (e) {
         if (isContractError(e) && this.#host.faulted === null) return e.payload;
-        throw this.#recover(operation, e);
+        throw this.#slot.recover(operation, e);
       } finally {
         this.#host.batch = null;
       }
@@ -133,61 +122,17 @@ export class CheckpointManager {
       this.#busy = null;
     }
   }
-
-  /** After a trap: never touch the instance again (it may be mid-update), open a fresh
-   * one, and say what happened. */
-  #recover(operation, trap) {
-    const fault = this.#host.faulted ?? trap;
-    this.#manager = null;
-    const error = this.#open();
-    return new ComponentTrapped(operation, describeError(fault), error === null, error && describeError(error), { cause: fault });
-  }
-
-  #error(failure, offset) {
-    const cause = this.#host.cause ?? undefined;
-    const { tag, val } = failure;
-    switch (tag) {
-      case 'ack-failed': return new AckFailed(offset ?? -1n, val.tag, val.val, { cause });
-      case 'offset-regression': return new OffsetRegression(val.durable, val.requested);
-      case 'corrupt-record': return new CorruptRecord(val);
-      case 'read-failed': return new ReadFailed(val.tag, val.val, { cause });
-      case 'fenced': return new Fenced(val);
-      case 'write-failed': return new WriteFailed(val.tag, val.val, { cause });
-      default: return new CheckpointError(`the component returned an unknown error case ${tag}`);
-    }
-  }
 }
 
-/** jco throws an export's error case as an Error whose own `payload` is {tag, val}. */
-function isContractError(e) {
-  return e instanceof Error && Object.hasOwn(e, 'payload') && typeof e.payload?.tag === 'string';
-}
-
-function describeError(error) {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function checkedOffset(offset) {
-  if (typeof offset === 'bigint') {
-    if (offset < 0n || offset >= U64_LIMIT) {
-      throw new InvalidArgument(`newOffset ${offset} is outside [0, 2^64): offsets are unsigned 64-bit`);
-    }
-    return offset;
-  }
-  if (typeof offset === 'number') {
-    if (!Number.isSafeInteger(offset)) {
-      throw new InvalidArgument(`newOffset ${offset} is not a safe integer: pass offsets beyond 2^53 - 1 as a bigint`);
-    }
-    if (offset < 0) throw new InvalidArgument(`newOffset ${offset} is negative: offsets are unsigned 64-bit`);
-    return BigInt(offset);
-  }
-  throw new InvalidArgument(`newOffset must be a bigint or a safe integer Number, not ${describe(offset)}`);
-}
-
-function checkedIds(ids) {
-  if (!Array.isArray(ids)) throw new InvalidArgument(`batchIds must be an array of strings, not ${describe(ids)}`);
-  for (let i = 0; i < ids.length; i += 1) {
-    if (typeof ids[i] !== 'string') throw new InvalidArgument(`batchIds[${i}] is ${describe(ids[i])}, not a string`);
-  }
-  return ids;
+/** A storage or consumer declared async always answers with a promise, which this
+ * manager could not wait for: refused before any call, with the way out. */
+function refuseAsync(storage, consumer) {
+  const calls = asyncCalls(storage).map((name) => `storage.${name}`);
+  if (isAsyncFunction(consumer.ack)) calls.push('consumer.ack');
+  if (calls.length === 0) return;
+  const how = hasJspi()
+    ? `use AsyncCheckpointManager, which waits for them through JSPI (${runtimeName()} has it)`
+    : `AsyncCheckpointManager waits for them through JSPI, which ${runtimeName()} lacks: ${jspiFix()}`;
+  throw new InvalidArgument(`${calls.join(' and ')} ${calls.length > 1 ? 'are' : 'is'} async, but CheckpointManager `
+    + `calls its storage and consumer synchronously; ${how}`);
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import {
   AckFailed, AckFailure, CHECKPOINT_KEY, CheckpointError, CheckpointManager, ComponentTrapped, CorruptRecord, Fenced,
   InvalidArgument, MemoryConsumer, MemoryStorage, OffsetRegression, ReadFailed, StorageFailure, WriteFailed,
-} from '../src/index.js';
+} from 'pipeline-checkpoint';
 import { Consumer, SeedStorage, setup } from './support.js';
 
 for (const record of ['', 'not json', '{"offset": -1}', '{"written_at": 1}', '{"offset": "5"}', 'a\u0000b']) {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { CheckpointManager, CorruptRecord, FileConsumer, FileStorage, MemoryConsumer, StorageFailure } from '../src/node/index.js';
+import { CheckpointManager, CorruptRecord, FileConsumer, FileStorage, MemoryConsumer, StorageFailure } from 'pipeline-checkpoint/node';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'pipeline-checkpoint-js-'));
 
@@ -65,4 +65,16 @@ test('a put into a missing directory creates it; a file in the way fails as io',
   assert.ok(existsSync(join(root, 'deep', 'er', 'key.json')));
   writeFileSync(join(root, 'blocker'), '');
   assert.throws(() => storage.put('blocker/key.json', 'v'), (e) => e.kind === 'io' && /not a directory/.test(e.detail));
+});
+
+test('a put refused before it wrote says nothing was stored', () => {
+  const root = scratch();
+  writeFileSync(join(root, 'blocker'), '');
+  const files = new FileStorage(root);
+  const storage = { get: () => null, put: (key, value) => files.put(`blocker/${key}`, value) };
+  const manager = new CheckpointManager(storage, new MemoryConsumer());
+  assert.equal(manager.writeCheckpoint(['a'], 1), false);
+  assert.equal(manager.lastWriteError.kind, 'io');
+  assert.equal(manager.lastWriteError.mayHaveApplied, false);
+  assert.match(manager.lastWriteError.message, /nothing was stored/);
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CHECKPOINT_KEY, CheckpointManager, InvalidArgument, MemoryConsumer, MemoryStorage } from '../src/index.js';
+import { CHECKPOINT_KEY, CheckpointManager, InvalidArgument, MemoryConsumer, MemoryStorage } from 'pipeline-checkpoint';
 import { SEED_RECORD, setup } from './support.js';
 
 test('offset is put before the batch is acked', () => {

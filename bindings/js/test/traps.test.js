@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { CheckpointError, CheckpointManager, ComponentTrapped, MemoryConsumer, WriteFailed } from '../src/index.js';
+import { CheckpointError, CheckpointManager, ComponentTrapped, MemoryConsumer, WriteFailed } from 'pipeline-checkpoint';
 import { SeedStorage, setup } from './support.js';
 
 class Switchable extends SeedStorage {

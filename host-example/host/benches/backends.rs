@@ -6,9 +6,9 @@
 //!   worker, over the backend and a consumer that only counts: the latency a pipeline
 //!   waits for per batch.
 //! - `backend/throughput/{files,etcd,etcd-3-members}-{1,8}-workers`: N workers, each with its own key
-//!   and manager, writing one checkpoint each in parallel per iteration; throughput is
-//!   N ÷ the time per iteration. etcd commits concurrent writes together (one fsync
-//!   for several), files fsync each on its own.
+//!   and manager, writing one checkpoint each concurrently per iteration (tasks on a
+//!   two-thread runtime); throughput is N ÷ the time per iteration. etcd commits
+//!   concurrent writes together (one fsync for several), files fsync each on its own.
 //!
 //! etcd is started like the tests start theirs; a series whose server is
 //! not installed is left out. Run with
@@ -16,11 +16,10 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use pipeline_checkpoint_host::{AckResult, Consumer, FileStorage, Manager, Runtime, Storage};
+use pipeline_checkpoint_host::{AckResult, Consumer, DynStorage, FileStorage, Manager, Runtime};
 use pipeline_checkpoint_test_support::uuid_shaped_id;
 
 use pipeline_checkpoint_test_support::etcd::EtcdServer;
@@ -29,27 +28,32 @@ use pipeline_checkpoint_test_support::etcd_cluster::{ClusterOptions, EtcdCluster
 const IDS_PER_BATCH: u64 = 100;
 
 /// Opens worker N's storage on one backend.
-type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn Storage> + 'a;
+type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn DynStorage> + 'a;
 const WORKER_COUNTS: [usize; 2] = [1, 8];
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let runtime = Runtime::new().expect("the component loads");
+    let executor = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     // Under target/, on the disk a pipeline's state would be on, not a tmpfs.
     let scratch = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/tmp");
     std::fs::create_dir_all(&scratch).unwrap();
     let etcd = EtcdServer::start("backends benchmark");
     let cluster = EtcdCluster::start("backends benchmark", ClusterOptions::default());
 
-    let files = |worker: usize| -> Box<dyn Storage> {
+    let files = |worker: usize| -> Box<dyn DynStorage> {
         let dir = tempfile::tempdir_in(&scratch).unwrap().keep();
-        Box::new(FileStorage::open(dir.join(format!("worker-{worker}"))).unwrap())
+        Box::new(FileStorage::open_blocking(dir.join(format!("worker-{worker}"))).unwrap())
     };
-    let etcd_storage = |worker: usize| -> Box<dyn Storage> {
+    let etcd_storage = |worker: usize| -> Box<dyn DynStorage> {
         let server = etcd.as_ref().expect("etcd is running");
         Box::new(server.storage(&format!("bench/worker-{worker}")))
     };
-    let cluster_storage = |worker: usize| -> Box<dyn Storage> {
+    let cluster_storage = |worker: usize| -> Box<dyn DynStorage> {
         let cluster = cluster.as_ref().expect("the etcd cluster is running");
         Box::new(cluster.storage(&format!("bench/worker-{worker}")))
     };
@@ -68,24 +72,32 @@ fn main() {
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
     for &(name, open) in &backends {
-        let mut worker = Worker::new(&runtime, open(0));
+        let mut worker = Worker::new(&runtime, &executor, open(0));
         group.bench_function(BenchmarkId::new("latency", name), |b| {
-            b.iter(|| worker.write())
+            b.iter(|| executor.block_on(worker.write()))
         });
         for workers in WORKER_COUNTS {
             let mut pool: Vec<Worker> = (0..workers)
-                .map(|w| Worker::new(&runtime, open(100 * workers + w)))
+                .map(|w| Worker::new(&runtime, &executor, open(100 * workers + w)))
                 .collect();
             let id = BenchmarkId::new("throughput", format!("{name}-{workers}-workers"));
             group.bench_function(id, |b| {
                 b.iter_custom(|rounds| {
                     let started = Instant::now();
                     for _ in 0..rounds {
-                        thread::scope(|s| {
-                            for worker in &mut pool {
-                                s.spawn(|| worker.write());
-                            }
-                        });
+                        // Each worker a task; the pool comes back when all are done.
+                        let tasks: Vec<_> = pool
+                            .drain(..)
+                            .map(|mut worker| {
+                                executor.spawn(async move {
+                                    worker.write().await;
+                                    worker
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            pool.push(executor.block_on(task).expect("the worker finishes"));
+                        }
                     }
                     started.elapsed()
                 })
@@ -105,8 +117,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(runtime: &Runtime, storage: Box<dyn Storage>) -> Self {
-        let manager = runtime.open(None, storage, CountingConsumer(0)).unwrap();
+    fn new(
+        runtime: &Runtime,
+        executor: &tokio::runtime::Runtime,
+        storage: Box<dyn DynStorage>,
+    ) -> Self {
+        let manager = executor
+            .block_on(runtime.open(None, storage, CountingConsumer(0)))
+            .unwrap();
         let ids = (0..IDS_PER_BATCH).map(uuid_shaped_id).collect();
         Self {
             manager,
@@ -115,10 +133,11 @@ impl Worker {
         }
     }
 
-    fn write(&mut self) {
+    async fn write(&mut self) {
         self.offset += IDS_PER_BATCH;
         self.manager
             .write_checkpoint_batch(&mut self.ids, black_box(self.offset))
+            .await
             .expect("the checkpoint is written");
     }
 }
@@ -127,7 +146,7 @@ impl Worker {
 struct CountingConsumer(u64);
 
 impl Consumer for CountingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         self.0 += black_box(ids).len() as u64;
         Ok(())
     }

@@ -17,6 +17,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
@@ -84,7 +85,7 @@ fn main() {
                     let runtime = host.load(COMPONENT).unwrap();
                     assert_eq!(runtime.origin(), origin);
                     let mut manager = open(&runtime);
-                    manager.write_checkpoint_batch(&mut ids(), 100).unwrap();
+                    block_on(manager.write_checkpoint_batch(&mut ids(), 100)).unwrap();
                     // Dropped after the timing: shutting the host down is not part of
                     // its start.
                     (host, manager)
@@ -104,9 +105,7 @@ fn main() {
                 if next == 0 {
                     offset += 100;
                 }
-                tenants[next]
-                    .write_checkpoint_batch(&mut ids, offset)
-                    .unwrap();
+                block_on(tenants[next].write_checkpoint_batch(&mut ids, offset)).unwrap();
                 next = (next + 1) % count;
             })
         });
@@ -152,9 +151,21 @@ fn host(pool: Option<u32>) -> Host {
 }
 
 fn open(runtime: &Runtime) -> Manager {
-    runtime
-        .open(None, MemoryStorage::new(), CountingConsumer(0))
-        .unwrap()
+    block_on(runtime.open(None, MemoryStorage::new(), CountingConsumer(0))).unwrap()
+}
+
+/// Runs `future` on the benchmark's one current-thread runtime, as a task of an
+/// embedder would be driven.
+fn block_on<F: Future>(future: F) -> F::Output {
+    static EXECUTOR: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        })
+        .block_on(future)
 }
 
 fn ids() -> Vec<String> {
@@ -169,7 +180,7 @@ fn resident_per_tenant(name: &str, runtime: &Runtime, count: usize) -> serde_jso
     let before = resident_bytes();
     let mut tenants: Vec<Manager> = (0..count).map(|_| open(runtime)).collect();
     for tenant in &mut tenants {
-        tenant.write_checkpoint_batch(&mut ids(), 100).unwrap();
+        block_on(tenant.write_checkpoint_batch(&mut ids(), 100)).unwrap();
     }
     std::thread::sleep(Duration::from_millis(100));
     let after = resident_bytes();
@@ -194,7 +205,7 @@ fn resident_bytes() -> u64 {
 struct CountingConsumer(u64);
 
 impl Consumer for CountingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         self.0 += black_box(ids).len() as u64;
         Ok(())
     }

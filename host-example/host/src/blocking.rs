@@ -23,8 +23,10 @@ impl BlockingManager {
         storage: impl Storage + 'static,
         consumer: impl Consumer + 'static,
     ) -> Result<Self, Error> {
+        // Timers, and the I/O driver where the network backends (etcd, Redis) compile
+        // it in: their clients are asynchronous.
         let executor = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
+            .enable_all()
             .build()
             .map_err(Error::Executor)?;
         let manager = executor.block_on(runtime.open(key, storage, consumer))?;

@@ -105,40 +105,45 @@ fn offset_in_file(path: &Path) -> u64 {
 }
 
 /// The durable offset as a freshly started process reads it.
-fn offset_after_restart(root: &Path) -> u64 {
-    let storage = FileStorage::open(root).unwrap();
+async fn offset_after_restart(root: &Path) -> u64 {
+    let storage = FileStorage::open(root).await.unwrap();
     let mut manager = runtime()
         .open(None, storage, MemoryConsumer::new())
+        .await
         .unwrap();
-    manager.get_checkpoint().unwrap()
+    manager.get_checkpoint().await.unwrap()
 }
 
-fn open(storage: impl Storage + 'static, log: &Path) -> Manager {
-    let consumer = FileConsumer::open(log).unwrap();
+async fn open(storage: impl Storage + 'static, log: &Path) -> Manager {
+    let consumer = FileConsumer::open(log).await.unwrap();
     runtime()
         .open_with_clock(None, storage, consumer, fixed_clock)
+        .await
         .unwrap()
 }
 
 /// On a full disk the write fails as `WriteFailed(NoSpace)` naming the record's
 /// directory, acks nothing, leaves the previous record intact and readable with no
 /// temporary file, and the same write succeeds once space is freed.
-#[test]
-fn full_disk_fails_the_write_acks_nothing_and_keeps_the_previous_record() {
+#[tokio::test]
+async fn full_disk_fails_the_write_acks_nothing_and_keeps_the_previous_record() {
     let Some(tmpfs) = small_tmpfs() else { return };
     let root = tmpfs.path().join("state");
     let log = tmpfs.path().join("acks.log");
     let record = root.join("pipeline/checkpoint.json");
-    let mut manager = open(FileStorage::open(&root).unwrap(), &log);
-    manager.write_checkpoint(&ids(&["a", "b"]), 1).unwrap();
-    manager.write_checkpoint(&ids(&["c"]), 2).unwrap();
+    let mut manager = open(FileStorage::open(&root).await.unwrap(), &log).await;
+    manager
+        .write_checkpoint(&ids(&["a", "b"]), 1)
+        .await
+        .unwrap();
+    manager.write_checkpoint(&ids(&["c"]), 2).await.unwrap();
     let previous = fs::read(&record).unwrap();
 
     let filler = tmpfs.path().join("filler");
     let filled = fill(&filler);
     println!("filler took {filled} bytes");
     let batch = ids(&["d", "e"]);
-    let err = manager.write_checkpoint(&batch, 3).unwrap_err();
+    let err = manager.write_checkpoint(&batch, 3).await.unwrap_err();
     let Error::Checkpoint(CheckpointError::WriteFailed(StorageError::NoSpace(msg))) = &err else {
         panic!("expected WriteFailed(NoSpace), got {err:?}");
     };
@@ -160,8 +165,8 @@ fn full_disk_fails_the_write_acks_nothing_and_keeps_the_previous_record() {
         "the previous record changed"
     );
     assert_eq!(offset_in_file(&record), 2);
-    assert_eq!(manager.get_checkpoint().unwrap(), 2);
-    assert_eq!(offset_after_restart(&root), 2);
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 2);
+    assert_eq!(offset_after_restart(&root).await, 2);
     assert_eq!(
         names_in(&root.join("pipeline")),
         ["checkpoint.json"],
@@ -169,7 +174,7 @@ fn full_disk_fails_the_write_acks_nothing_and_keeps_the_previous_record() {
     );
 
     fs::remove_file(&filler).unwrap();
-    manager.write_checkpoint(&batch, 3).unwrap();
+    manager.write_checkpoint(&batch, 3).await.unwrap();
     assert_eq!(offset_in_file(&record), 3);
     assert_eq!(FileConsumer::read_log(&log).unwrap().last(), Some(&batch));
     assert_eq!(names_in(&root.join("pipeline")), ["checkpoint.json"]);
@@ -185,24 +190,27 @@ struct FillAfterPut {
 }
 
 impl Storage for FillAfterPut {
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
-        let version = self.inner.put(key, value, expected)?;
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+        let version = self.inner.put(key, value, expected).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
-            fill(&self.filler);
+            let filler = self.filler.clone();
+            tokio::task::spawn_blocking(move || fill(&filler))
+                .await
+                .unwrap();
         }
         Ok(version)
     }
 
-    fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
-        self.inner.get(key)
+    async fn get(&mut self, key: &str) -> StorageResult<Option<Stored>> {
+        self.inner.get(key).await
     }
 }
 
 /// `ENOSPC` on the ack log after a durable put is `AckFailed` naming the log; the
 /// checkpoint is durable, and retrying the same offset once space is freed acks
 /// without rewriting it.
-#[test]
-fn full_disk_on_the_ack_log_after_a_durable_put_is_ack_failed_and_the_record_durable() {
+#[tokio::test]
+async fn full_disk_on_the_ack_log_after_a_durable_put_is_ack_failed_and_the_record_durable() {
     let Some(tmpfs) = small_tmpfs() else { return };
     let root = tmpfs.path().join("state");
     let log = tmpfs.path().join("acks.log");
@@ -210,19 +218,22 @@ fn full_disk_on_the_ack_log_after_a_durable_put_is_ack_failed_and_the_record_dur
     let filler = tmpfs.path().join("filler");
     let armed = Arc::new(AtomicBool::new(false));
     let storage = FillAfterPut {
-        inner: FileStorage::open(&root).unwrap(),
+        inner: FileStorage::open(&root).await.unwrap(),
         filler: filler.clone(),
         armed: armed.clone(),
     };
-    let mut manager = open(storage, &log);
-    manager.write_checkpoint(&ids(&["a"]), 1).unwrap();
+    let mut manager = open(storage, &log).await;
+    manager.write_checkpoint(&ids(&["a"]), 1).await.unwrap();
 
     // Ids longer than a page: the line cannot fit in the log's last, partly used page,
     // so appending it needs a page the full file system does not have.
     let batch: Vec<String> = (0..64).map(|i| format!("{i:0>100}")).collect();
     armed.store(true, Ordering::SeqCst);
     let mut lent = batch.clone();
-    let err = manager.write_checkpoint_batch(&mut lent, 2).unwrap_err();
+    let err = manager
+        .write_checkpoint_batch(&mut lent, 2)
+        .await
+        .unwrap_err();
     let Error::Checkpoint(CheckpointError::AckFailed(AckError::Unavailable(msg))) = &err else {
         panic!("expected AckFailed(Unavailable), got {err:?}");
     };
@@ -235,13 +246,13 @@ fn full_disk_on_the_ack_log_after_a_durable_put_is_ack_failed_and_the_record_dur
         2,
         "the put returned ok, so 2 is durable"
     );
-    assert_eq!(manager.get_checkpoint().unwrap(), 2);
-    assert_eq!(offset_after_restart(&root), 2);
+    assert_eq!(manager.get_checkpoint().await.unwrap(), 2);
+    assert_eq!(offset_after_restart(&root).await, 2);
     assert_eq!(FileConsumer::read_log(&log).unwrap(), [ids(&["a"])]);
     let stored = fs::read(&record).unwrap();
 
     fs::remove_file(&filler).unwrap();
-    manager.write_checkpoint_batch(&mut lent, 2).unwrap();
+    manager.write_checkpoint_batch(&mut lent, 2).await.unwrap();
     assert_eq!(
         fs::read(&record).unwrap(),
         stored,

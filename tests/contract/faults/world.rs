@@ -152,7 +152,7 @@ impl State {
 }
 
 impl Storage for World {
-    fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
+    async fn put(&mut self, key: &str, value: &str, expected: Expected) -> StorageResult<u64> {
         let mut state = self.state();
         let rate = state.rates.put;
         let fault = state.storage_fault("put", rate);
@@ -171,7 +171,7 @@ impl Storage for World {
         Ok(content_version(value))
     }
 
-    fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
+    async fn get(&mut self, _key: &str) -> StorageResult<Option<Stored>> {
         let mut state = self.state();
         let rate = state.rates.get;
         let fault = state.storage_fault("get", rate);
@@ -189,7 +189,7 @@ impl Storage for World {
 }
 
 impl Consumer for World {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         let mut state = self.state();
         let fault = state.ack_fault();
         let event = Event::Ack {

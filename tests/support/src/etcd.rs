@@ -82,9 +82,9 @@ impl EtcdServer {
         )
     }
 
-    /// A storage client for `prefix`.
+    /// A storage client for `prefix` (opened without a runtime: its calls are async).
     pub fn storage(&self, prefix: &str) -> EtcdStorage {
-        EtcdStorage::open(self.url(prefix).parse().expect("a valid URL"))
+        EtcdStorage::open_blocking(self.url(prefix).parse().expect("a valid URL"))
             .expect("the storage opens")
     }
 
@@ -136,7 +136,7 @@ impl EtcdServer {
         let mut probe = self.storage("readiness");
         let log = self.data.path().join("etcd.log");
         crate::server::wait_until_ready(&mut self.child, "etcd", READY_WITHIN, &log, || {
-            crate::block_on(probe.get("probe")).is_ok()
+            on_a_thread_of_its_own(probe.get("probe")).is_ok()
         })
     }
 
@@ -149,6 +149,22 @@ impl Drop for EtcdServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Runs `future` to its end on a thread of its own, with a runtime of its own: the
+/// launchers are synchronous, called from synchronous tests and from asynchronous ones
+/// alike, and a runtime cannot be blocked on inside another.
+pub(crate) fn on_a_thread_of_its_own<F>(future: F) -> F::Output
+where
+    F: std::future::Future + Send,
+    F::Output: Send,
+{
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| crate::block_on(future))
+            .join()
+            .expect("the launcher's call does not panic")
+    })
 }
 
 /// etcd from `ETCD_BIN`, else `etcd` on the `PATH`.

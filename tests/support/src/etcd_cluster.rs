@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use pipeline_checkpoint_host::{EtcdStorage, Storage};
 
 use crate::certs::Certificates;
+use crate::etcd::on_a_thread_of_its_own;
 use crate::server::free_port;
 
 /// How long a fresh cluster may take to elect a leader and answer.
@@ -112,22 +113,26 @@ impl EtcdCluster {
         query
     }
 
+    /// A storage client for `prefix` on every member (opened without a runtime: its
+    /// calls are async).
     pub fn storage(&self, prefix: &str) -> EtcdStorage {
-        EtcdStorage::open(self.url(prefix).parse().expect("a valid URL")).expect("it opens")
+        EtcdStorage::open_blocking(self.url(prefix).parse().expect("a valid URL"))
+            .expect("it opens")
     }
 
     /// The index of the member that leads now, asked of any member that answers.
     pub fn leader(&self) -> usize {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_millis(500)))
-            .build()
-            .into();
         let deadline = Instant::now() + READY_WITHIN;
         loop {
             // Each member's status, asked once: the leader's id is in any of them,
             // and the leader's own status carries that id as its member id.
-            let statuses: Vec<Option<serde_json::Value>> =
-                (0..3).map(|i| self.status(&agent, i)).collect();
+            let statuses: Vec<Option<serde_json::Value>> = on_a_thread_of_its_own(async {
+                let mut statuses = Vec::new();
+                for i in 0..3 {
+                    statuses.push(self.status(i).await);
+                }
+                statuses
+            });
             let id_of =
                 |s: &serde_json::Value| s["header"]["member_id"].as_str().map(str::to_owned);
             let leader = statuses
@@ -146,29 +151,34 @@ impl EtcdCluster {
     }
 
     /// `POST /v3/maintenance/status` on member `i` (plain-text clusters only).
-    fn status(&self, agent: &ureq::Agent, i: usize) -> Option<serde_json::Value> {
+    async fn status(&self, i: usize) -> Option<serde_json::Value> {
         assert!(
             self.options.tls.is_none(),
             "status is asked over plain HTTP"
         );
-        let mut answer = agent
-            .post(format!(
-                "http://127.0.0.1:{}/v3/maintenance/status",
-                self.members[i].client_port
-            ))
-            .send("{}")
+        let answer = self
+            .gateway(i, "maintenance/status", serde_json::json!({}))
+            .timeout(Duration::from_millis(500))
+            .send()
+            .await
             .ok()?;
-        serde_json::from_str(&answer.body_mut().read_to_string().ok()?).ok()
+        serde_json::from_str(&answer.text().await.ok()?).ok()
+    }
+
+    /// A request to member `i`'s JSON gateway (plain-text clusters only).
+    fn gateway(&self, i: usize, method: &str, body: serde_json::Value) -> reqwest::RequestBuilder {
+        let port = self.members[i].client_port;
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client")
+            .post(format!("http://127.0.0.1:{port}/v3/{method}"))
+            .body(body.to_string())
     }
 
     /// Adds user `root` with `password` and the root role, and turns authentication
     /// on (plain-text clusters only).
     pub fn enable_auth(&self, password: &str) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let port = self.members[0].client_port;
         for (method, body) in [
             (
                 "user/add",
@@ -181,10 +191,20 @@ impl EtcdCluster {
             ),
             ("enable", serde_json::json!({})),
         ] {
-            let answer = agent
-                .post(format!("http://127.0.0.1:{port}/v3/auth/{method}"))
-                .send(body.to_string());
-            assert!(answer.is_ok(), "auth/{method}: {answer:?}");
+            let path = format!("auth/{method}");
+            let answer = on_a_thread_of_its_own(async {
+                let answer = self
+                    .gateway(0, &path, body)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await?;
+                let status = answer.status();
+                Ok::<_, reqwest::Error>((status, answer.text().await?))
+            });
+            assert!(
+                matches!(&answer, Ok((status, _)) if status.is_success()),
+                "{path}: {answer:?}"
+            );
         }
     }
 
@@ -296,7 +316,7 @@ impl EtcdCluster {
             .member_url(i, "readiness")
             .parse()
             .expect("a valid URL");
-        let mut probe = EtcdStorage::open(url).expect("it opens");
+        let mut probe = EtcdStorage::open_blocking(url).expect("it opens");
         let log = self.log_path(i);
         crate::server::wait_until_ready(
             &mut self.members[i].child,
@@ -347,7 +367,7 @@ impl EtcdCluster {
 fn answers(probe: &mut EtcdStorage) -> bool {
     use pipeline_checkpoint_host::{Fault, StorageError};
     matches!(
-        crate::block_on(probe.get("probe")),
+        on_a_thread_of_its_own(probe.get("probe")),
         Ok(_) | Err(Fault::Error(StorageError::AccessDenied(_)))
     )
 }

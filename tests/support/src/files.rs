@@ -67,3 +67,15 @@ pub fn names_in(dir: &Path) -> Vec<String> {
 pub fn lines_in(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
+
+/// A temporary directory in memory (under `/dev/shm`) where there is one, else an
+/// ordinary one: for tests whose property is the executor's or the host's, not the
+/// disk's, and whose thousands of syncs would only cost time on a disk.
+pub fn in_memory_tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    match shm.is_dir() {
+        true => tempfile::tempdir_in(shm),
+        false => tempfile::tempdir(),
+    }
+    .expect("a temporary directory")
+}

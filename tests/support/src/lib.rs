@@ -40,7 +40,7 @@ pub mod s3;
 pub mod seeded;
 pub mod server;
 
-pub use files::{fixture_dir, fixtures, lines_in, names_in, python};
+pub use files::{fixture_dir, fixtures, in_memory_tempdir, lines_in, names_in, python};
 pub use recorder::*;
 
 /// Whether the environment asks for tests that need `what` to fail rather than skip

@@ -74,7 +74,16 @@ impl RedisServer {
         self.child.as_ref().map(Child::id)
     }
 
-    /// A client connection, for a test to set up and look.
+    /// An asynchronous client connection, for an asynchronous test to set up and look.
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a connection to the test's Redis")
+    }
+
+    /// A blocking client connection, for a synchronous test to set up and look.
     pub fn client(&self) -> redis::Connection {
         redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))
             .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(10)))

@@ -44,11 +44,13 @@ export function validateKey(key) {
   }
 }
 
-function osFailure(op, path, error) {
+/** `mayHaveApplied`: whether the failure came after the rename made the new value
+ * visible (only a failed directory sync does); before it, the old value is whole. */
+function osFailure(op, path, error, mayHaveApplied = false) {
   let kind = 'io';
   if (error.code === 'ENOSPC' || error.code === 'EDQUOT') kind = 'no-space';
   else if (error.code === 'EACCES' || error.code === 'EPERM' || error.code === 'EROFS') kind = 'access-denied';
-  return new StorageFailure(kind, `${op} ${path}: ${error.code ?? error.message}`, { cause: error });
+  return new StorageFailure(kind, `${op} ${path}: ${error.code ?? error.message}`, { cause: error, mayHaveApplied });
 }
 
 function syncDirectory(path) {
@@ -131,7 +133,8 @@ export class FileStorage {
     this.#createDirectories(directory);
     try {
       if (lstatSync(target).isSymbolicLink()) {
-        throw new StorageFailure('access-denied', `${target} is a symbolic link; records are never written through one`);
+        throw new StorageFailure('access-denied', `${target} is a symbolic link; records are never written through one`,
+          { mayHaveApplied: false });
       }
     } catch (e) {
       if (e instanceof StorageFailure) throw e;
@@ -169,7 +172,7 @@ export class FileStorage {
       try {
         syncDirectory(directory);
       } catch (e) {
-        throw osFailure('syncing directory', directory, e);
+        throw osFailure('syncing directory', directory, e, true);
       }
       return true;
     } finally {
@@ -187,7 +190,7 @@ export class FileStorage {
       let stat = null;
       try { stat = lstatSync(current); } catch (e) { if (e.code !== 'ENOENT') throw osFailure('inspecting', current, e); }
       if (stat !== null) {
-        if (!stat.isDirectory()) throw new StorageFailure('io', `${current} exists and is not a directory`);
+        if (!stat.isDirectory()) throw new StorageFailure('io', `${current} exists and is not a directory`, { mayHaveApplied: false });
         break;
       }
       missing.push(current);

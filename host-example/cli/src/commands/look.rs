@@ -18,13 +18,17 @@ use crate::pipeline::{SINK_FILE, count_lines};
 /// How much of a record `inspect` shows, in characters: a real record is a few dozen.
 const SHOWN_CHARS: usize = 1024;
 
-pub fn get(state: &StateArgs, json: bool) -> Result<()> {
-    let (storage, record) = state.open_storage(true)?;
-    let offset = state
-        .runtime()?
+pub async fn get(state: &StateArgs, json: bool) -> Result<()> {
+    let (storage, record) = state.open_storage(true).await?;
+    let runtime = state.runtime()?;
+    let offset = match runtime
         .open(Some(&state.key), storage, MemoryConsumer::new())
-        .and_then(|mut reader| reader.get_checkpoint())
-        .with_context(|| format!("checkpoint {record}"))?;
+        .await
+    {
+        Ok(mut reader) => reader.get_checkpoint().await,
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("checkpoint {record}"))?;
     if json {
         say!("{}", json!({ "record": record, "offset": offset }))?;
     } else {
@@ -33,14 +37,21 @@ pub fn get(state: &StateArgs, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn inspect(state: &StateArgs, tail: usize, json: bool) -> Result<()> {
-    let (mut storage, path) = state.open_storage(true)?;
-    let stored = storage.value(&state.key);
+pub async fn inspect(state: &StateArgs, tail: usize, json: bool) -> Result<()> {
+    let (mut storage, path) = state.open_storage(true).await?;
+    let stored = storage.value(&state.key).await;
     let logs = state.logs();
     let sink = logs.describe(SINK_FILE);
-    let sink_messages = count_lines(&*logs, SINK_FILE)?;
     let ack_log = logs.describe(ACK_LOG_FILE);
-    let acks = ack_tail(logs.reader(ACK_LOG_FILE)?, &ack_log, tail)?;
+    // Whole logs are read on the blocking pool.
+    let (reading, ack_log_name) = (logs.clone(), ack_log.clone());
+    let (sink_messages, acks) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let sink_messages = count_lines(&*reading, SINK_FILE)?;
+        let acks = ack_tail(reading.reader(ACK_LOG_FILE)?, &ack_log_name, tail)?;
+        Ok((sink_messages, acks))
+    })
+    .await
+    .context("reading the logs")??;
     let decoded = match &stored {
         Ok(Some(text)) => Some(record::decode(text).map_err(|fault| fault.to_string())),
         Ok(None) => None,

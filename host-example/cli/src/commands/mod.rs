@@ -7,14 +7,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pipeline_checkpoint_host::{
-    ACK_LOG_FILE, CheckpointError, DEFAULT_KEY, Error as HostError, Runtime, Storage, StorageError,
-    StorageLocation, validate_key,
+    ACK_LOG_FILE, CheckpointError, DEFAULT_KEY, DynStorage, Error as HostError, Runtime,
+    StorageError, StorageLocation, validate_key,
 };
 
 use crate::pipeline::SINK_FILE;
 
 mod exit;
 mod look;
+mod open_files;
 pub(crate) mod output;
 mod run;
 mod run_tenants;
@@ -164,16 +165,34 @@ fn names_the_record(error: &anyhow::Error) -> bool {
 }
 
 impl Cli {
-    /// Runs the command.
+    /// Runs the command on a runtime of its own: `--threads` worker threads for
+    /// `run --tenants` (default: one per core), else the calling thread alone. Either way
+    /// file syncs run on the runtime's blocking pool.
     pub fn execute(self) -> Result<()> {
+        self.state.check_key()?;
+        let mut builder = match &self.command {
+            Command::Run(args) if args.many_tenants() => {
+                let mut builder = tokio::runtime::Builder::new_multi_thread();
+                builder.worker_threads(args.worker_threads());
+                builder
+            }
+            _ => tokio::runtime::Builder::new_current_thread(),
+        };
+        let runtime = builder
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        runtime.block_on(self.run_command())
+    }
+
+    async fn run_command(self) -> Result<()> {
         let state = &self.state;
-        state.check_key()?;
         match self.command {
-            Command::Run(args) => run::run(state, args),
-            Command::Get { json } => look::get(state, json),
-            Command::Write(args) => write::write(state, args),
-            Command::Inspect { tail, json } => look::inspect(state, tail as usize, json),
-            Command::Reset { offset } => write::reset(state, offset),
+            Command::Run(args) => run::run(state, args).await,
+            Command::Get { json } => look::get(state, json).await,
+            Command::Write(args) => write::write(state, args).await,
+            Command::Inspect { tail, json } => look::inspect(state, tail as usize, json).await,
+            Command::Reset { offset } => write::reset(state, offset).await,
         }
     }
 }
@@ -213,6 +232,19 @@ impl StateArgs {
         Ok(())
     }
 
+    /// Takes the state directory (created if missing) for this process, waiting at most
+    /// `--lock-wait-ms` for another holder, on the blocking pool.
+    async fn own_state_dir(&self) -> Result<crate::pipeline::Ownership> {
+        let (dir, wait) = (self.state_dir.clone(), self.lock_wait());
+        let owner = tokio::task::spawn_blocking(move || -> Result<_> {
+            pipeline_checkpoint_host::backends::files::create_dirs_durably(&dir)?;
+            Ok(crate::pipeline::Ownership::acquire(&dir, wait)?)
+        })
+        .await
+        .context("taking the state directory")??;
+        Ok(owner)
+    }
+
     /// Where the sink and the ack log are: beside the record, or in the state directory.
     fn logs(&self) -> std::sync::Arc<dyn pipeline_checkpoint_host::backends::logs::Logs> {
         crate::pipeline::logs_of(&self.location(), &self.state_dir)
@@ -220,12 +252,12 @@ impl StateArgs {
 
     /// The storage (read-only: creating nothing, or for writing), and where the record
     /// is in it, for messages.
-    fn open_storage(&self, read_only: bool) -> Result<(Box<dyn Storage>, String)> {
+    async fn open_storage(&self, read_only: bool) -> Result<(Box<dyn DynStorage>, String)> {
         let location = self.location();
         let storage = if read_only {
-            location.open_read_only()
+            location.open_read_only().await
         } else {
-            location.open()
+            location.open().await
         }
         .with_context(|| format!("checkpoint storage {location}"))?;
         Ok((storage, location.describe(&self.key)))

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,7 +14,7 @@ use pipeline_checkpoint_host::RedisStreamUrl;
 use super::output::say;
 use super::{StateArgs, UsageError, run_tenants};
 use crate::metrics::Metrics;
-use crate::pipeline::{self, Config, Source, StreamConfig, Summary};
+use crate::pipeline::{self, Config, Latencies, Source, StreamConfig, Summary};
 
 /// The largest batch: the component's default limit on the ids of one ack.
 const MAX_BATCH_SIZE: u64 = 100_000;
@@ -54,7 +55,8 @@ pub struct RunArgs {
     /// one engine; print a summary per tenant and in total.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     tenants: Option<u64>,
-    /// With --tenants: worker threads (default: one per core).
+    /// With --tenants: the worker threads all tenants run on, as tasks (default: one
+    /// per core). Syncs and other blocking I/O run on a pool of their own.
     #[arg(long, requires = "tenants", value_parser = clap::value_parser!(u64).range(1..=1024))]
     threads: Option<u64>,
     /// Do not show a progress bar.
@@ -62,7 +64,24 @@ pub struct RunArgs {
     quiet: bool,
 }
 
-pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+impl RunArgs {
+    /// Whether it runs many tenants (`--tenants`).
+    pub(super) fn many_tenants(&self) -> bool {
+        self.tenants.is_some()
+    }
+
+    /// The worker threads of the runtime `--tenants` runs on.
+    pub(super) fn worker_threads(&self) -> usize {
+        match self.threads {
+            // At most 1,024, by the parser.
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+pub async fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
+    let threads = args.worker_threads();
     let metrics = match args.metrics_addr {
         Some(addr) => {
             let metrics = Metrics::new();
@@ -106,7 +125,8 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         };
         let runtime = state.runtime()?;
         let mut bar = Progress::new(args.quiet)?;
-        let summary = pipeline::run_stream(&runtime, &config, |p| bar.show(p.offset, p.total));
+        let summary =
+            pipeline::run_stream(&runtime, &config, |p| bar.show(p.offset, p.total)).await;
         bar.finish();
         return print_summary(&summary?);
     }
@@ -129,16 +149,30 @@ pub fn run(state: &StateArgs, args: RunArgs) -> Result<()> {
         lock_wait: state.lock_wait(),
         metrics,
         tenant: String::new(),
-        latencies: None,
+        latencies: Some(Arc::new(Latencies::default())),
     };
     if let Some(tenants) = args.tenants {
-        return run_tenants::run(state, &config, tenants, args.threads, args.quiet);
+        return run_tenants::run(state, &config, tenants, threads, args.quiet).await;
     }
     let runtime = state.runtime()?;
     let mut bar = Progress::new(args.quiet)?;
-    let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total));
+    let summary = pipeline::run(&runtime, &config, |p| bar.show(p.offset, p.total)).await;
     bar.finish();
-    print_summary(&summary?)
+    print_summary(&summary?)?;
+    config.latencies.as_deref().map_or(Ok(()), print_latency)
+}
+
+/// The p50 and p99 of the checkpoints' latencies, from each batch's sink append to its
+/// ack: the three durable steps.
+pub(super) fn print_latency(latencies: &Latencies) -> Result<()> {
+    if let (Some(p50), Some(p99)) = (latencies.quantile(0.5), latencies.quantile(0.99)) {
+        say!(
+            "checkpoint latency (sink, record, ack): p50 {:.2} ms, p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        )?;
+    }
+    Ok(())
 }
 
 fn print_summary(summary: &Summary) -> Result<()> {

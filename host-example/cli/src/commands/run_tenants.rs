@@ -1,7 +1,8 @@
-//! `host-example run --tenants N`: N independent pipelines on one engine, with a
-//! summary line per tenant and one in total.
+//! `host-example run --tenants N`: N independent pipelines on one engine, all at once
+//! as tasks on the runtime's worker threads, with a summary line per tenant and one in
+//! total.
 
-use std::thread;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -12,23 +13,27 @@ use super::output::say;
 use super::run::Progress;
 use crate::pipeline::{Config, Latencies, run_tenants};
 
-pub fn run(
+/// Runs `tenants` pipelines on the current runtime, whose `threads` worker threads
+/// the caller started.
+pub async fn run(
     state: &StateArgs,
     config: &Config,
     tenants: u64,
-    threads: Option<u64>,
+    threads: usize,
     quiet: bool,
 ) -> Result<()> {
     let tenants = usize::try_from(tenants).context("--tenants is too large")?;
-    let threads = match threads {
-        Some(n) => usize::try_from(n).context("--threads is too large")?,
-        None => thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    // Every tenant holds a state directory's lock, and files of its own: more than the
+    // default soft limit of open files for a few hundred tenants.
+    super::open_files::raise_limit(tenants);
     // One engine, one compiled component, a pool with a slot for every manager that
-    // can be open at once: each worker thread opens one at a time.
+    // can be open at once: every tenant's, and one to spare. A tenant opens a manager
+    // or two before its run's, and their slots give their pages back: with thousands
+    // of tenants starting at once, slots kept resident would outweigh the tenants.
     let host = Host::new(HostConfig {
         pool: Some(PoolConfig {
-            instances: u32::try_from(threads + 1).context("--threads is too large")?,
+            instances: u32::try_from(tenants + 1).context("--tenants is too large")?,
+            keep_resident_bytes: 0,
             ..PoolConfig::default()
         }),
         ..HostConfig::default()
@@ -42,20 +47,22 @@ pub fn run(
         None => host.load(COMPONENT)?,
     };
 
-    let bar = Progress::new(quiet)?;
+    let bar = Arc::new(Progress::new(quiet)?);
     let started = Instant::now();
     let mut all = Tenants::new(runtime, &state.state_dir);
     if let Some(records) = &state.storage {
         all = all.with_records(records.clone());
     }
-    let latencies = std::sync::Arc::new(Latencies::default());
+    let latencies = Arc::new(Latencies::default());
     let config = &Config {
         latencies: Some(latencies.clone()),
         ..config.clone()
     };
-    let runs = run_tenants(&all, config, tenants, threads, |checkpointed| {
-        bar.count(checkpointed);
-    });
+    let counting = bar.clone();
+    let runs = run_tenants(&all, config, tenants, move |checkpointed| {
+        counting.count(checkpointed);
+    })
+    .await;
     bar.finish();
     let elapsed = started.elapsed();
 
@@ -95,14 +102,7 @@ pub fn run(
         elapsed.as_secs_f64(),
         checkpoints as f64 / elapsed.as_secs_f64().max(1e-9)
     )?;
-    if let (Some(p50), Some(p99)) = (latencies.quantile(0.5), latencies.quantile(0.99)) {
-        // From each batch's sink append to its ack: the three durable steps.
-        say!(
-            "checkpoint latency (sink, record, ack): p50 {:.2} ms, p99 {:.2} ms",
-            p50.as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3
-        )?;
-    }
+    super::run::print_latency(&latencies)?;
     if failed > 0 {
         bail!("{failed} of {tenants} tenants failed (see their lines above)");
     }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use pipeline_checkpoint_guest::record::{self, WallTime};
-use pipeline_checkpoint_host::backends::files::create_dirs_durably;
 use pipeline_checkpoint_host::storage::Expected;
 use pipeline_checkpoint_host::{
     ACK_LOG_FILE, FileConsumer, Limits, MemoryConsumer, Storage, StorageExt,
@@ -14,7 +13,6 @@ use pipeline_checkpoint_host::{
 
 use super::output::{say, shown};
 use super::{StateArgs, UsageError};
-use crate::pipeline::Ownership;
 
 #[derive(Args)]
 pub struct WriteArgs {
@@ -32,27 +30,32 @@ pub struct WriteArgs {
     ids_file: Option<PathBuf>,
 }
 
-pub fn write(state: &StateArgs, args: WriteArgs) -> Result<()> {
+pub async fn write(state: &StateArgs, args: WriteArgs) -> Result<()> {
     let ids = batch(&args)?;
     let runtime = state.runtime()?;
     // Every id is checked against the component's limits before anything is written:
     // a batch the component would refuse must not leave its offset durable unacked.
     check_ids(&ids, &runtime.limits())?;
-    let (reader_storage, record) = state.open_storage(true)?;
+    let (reader_storage, record) = state.open_storage(true).await?;
     // A damaged record is refused before the state directory is touched.
-    runtime
+    match runtime
         .open(Some(&state.key), reader_storage, MemoryConsumer::new())
-        .and_then(|mut reader| reader.get_checkpoint())
-        .with_context(|| format!("checkpoint {record}"))?;
-    create_dirs_durably(&state.state_dir)?;
-    let _owner = Ownership::acquire(&state.state_dir, state.lock_wait())?;
-    let (storage, record) = state.open_storage(false)?;
+        .await
+    {
+        Ok(mut reader) => reader.get_checkpoint().await,
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("checkpoint {record}"))?;
+    let _owner = state.own_state_dir().await?;
+    let (storage, record) = state.open_storage(false).await?;
     let logs = state.logs();
-    let consumer = FileConsumer::on_log(logs.open(ACK_LOG_FILE)?, logs.describe(ACK_LOG_FILE));
-    runtime
-        .open(Some(&state.key), storage, consumer)
-        .and_then(|mut manager| manager.write_checkpoint(&ids, args.offset))
-        .with_context(|| format!("checkpoint {record}"))?;
+    let consumer =
+        FileConsumer::on_log(logs.open(ACK_LOG_FILE).await?, logs.describe(ACK_LOG_FILE));
+    match runtime.open(Some(&state.key), storage, consumer).await {
+        Ok(mut manager) => manager.write_checkpoint(&ids, args.offset).await,
+        Err(e) => Err(e),
+    }
+    .with_context(|| format!("checkpoint {record}"))?;
     say!(
         "checkpoint {} is durable; acknowledged {} ids",
         args.offset,
@@ -105,13 +108,12 @@ fn check_ids(ids: &[String], limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-pub fn reset(state: &StateArgs, offset: u64) -> Result<()> {
-    create_dirs_durably(&state.state_dir)?;
-    let _owner = Ownership::acquire(&state.state_dir, state.lock_wait())?;
-    let (mut storage, path) = state.open_storage(false)?;
+pub async fn reset(state: &StateArgs, offset: u64) -> Result<()> {
+    let _owner = state.own_state_dir().await?;
+    let (mut storage, path) = state.open_storage(false).await?;
     // What was there is only reported: a record that cannot even be read is exactly
     // what a reset is for.
-    let previous = match storage.value(&state.key) {
+    let previous = match storage.value(&state.key).await {
         Ok(None) => "nothing".to_owned(),
         Ok(Some(text)) => format!("\"{}\"", shown(&text, 256)),
         Err(e) => format!("unreadable: {}", shown(&e.to_string(), 256)),
@@ -131,12 +133,13 @@ pub fn reset(state: &StateArgs, offset: u64) -> Result<()> {
     // Replaces whatever it holds, still conditionally on what was read, so a writer
     // that got in between is reported rather than undone; bytes that cannot be read as
     // a record count as absent.
-    let expected = match storage.get(&state.key) {
+    let expected = match storage.get(&state.key).await {
         Ok(Some(stored)) => Expected::Version(stored.version),
         _ => Expected::Absent,
     };
     storage
         .put(&state.key, &text, expected)
+        .await
         .with_context(|| format!("resetting checkpoint {path}"))?;
     say!("checkpoint {path} reset to offset {offset} (was {previous})")?;
     Ok(())

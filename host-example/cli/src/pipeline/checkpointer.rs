@@ -2,10 +2,9 @@
 //! timed, logged and counted in the metrics.
 
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use pipeline_checkpoint_host::{AckError, CheckpointError, Error, StorageError};
+use pipeline_checkpoint_host::{AckError, CheckpointError, Error, Manager, StorageError};
 
 use super::failure_kind;
 use crate::metrics::Metrics;
@@ -28,46 +27,49 @@ impl Checkpointer {
         Self { metrics, tenant }
     }
 
-    /// Times and counts a read of the durable offset.
-    pub(super) fn read(&self, call: impl FnOnce() -> Result<u64, Error>) -> Result<u64, Error> {
+    /// Reads the durable offset, counting a failure.
+    pub(super) async fn read(&self, manager: &mut Manager) -> Result<u64, Error> {
         let started = Instant::now();
-        let result = call();
+        let result = manager.get_checkpoint().await;
         if let (Some(metrics), Err(e)) = (&self.metrics, &result) {
             metrics.checkpoint_failed(&self.tenant, failure_kind(e), started.elapsed());
         }
         result
     }
 
-    /// Makes `offset` durable and acknowledges its batch by `call`, retried while it
-    /// fails as unavailable; each attempt timed and counted.
-    pub(super) fn write(
+    /// Makes `offset` durable and acknowledges `ids`, retried while it fails as
+    /// unavailable; each attempt timed and counted.
+    pub(super) async fn write(
         &self,
+        manager: &mut Manager,
+        ids: &mut Vec<String>,
         offset: u64,
-        call: impl FnMut() -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.attempts(offset, true, call)
+        self.attempts(manager, ids, offset, true).await
     }
 
-    /// Repeats the write of the durable `offset`, which only acknowledges: retried
-    /// as [`Self::write`], counting failures but no checkpoint.
-    pub(super) fn acknowledge(
+    /// Repeats the write of the durable `offset`, which only acknowledges `ids`:
+    /// retried as [`Self::write`], counting failures but no checkpoint.
+    pub(super) async fn acknowledge(
         &self,
+        manager: &mut Manager,
+        ids: &mut Vec<String>,
         offset: u64,
-        call: impl FnMut() -> Result<(), Error>,
     ) -> Result<(), Error> {
-        self.attempts(offset, false, call)
+        self.attempts(manager, ids, offset, false).await
     }
 
-    fn attempts(
+    async fn attempts(
         &self,
+        manager: &mut Manager,
+        ids: &mut Vec<String>,
         offset: u64,
         counts: bool,
-        mut call: impl FnMut() -> Result<(), Error>,
     ) -> Result<(), Error> {
         let mut pauses = RETRY_PAUSES.iter();
         loop {
             let started = Instant::now();
-            let result = call();
+            let result = manager.write_checkpoint_batch(ids, offset).await;
             let latency = started.elapsed();
             let Err(e) = result else {
                 if let (Some(metrics), true) = (&self.metrics, counts) {
@@ -81,7 +83,7 @@ impl Checkpointer {
             match pauses.next().filter(|_| is_unavailable(&e)) {
                 Some(pause) => {
                     tracing::warn!(tenant = %self.tenant, offset, error = %e, "checkpoint failed; retrying");
-                    thread::sleep(*pause);
+                    tokio::time::sleep(*pause).await;
                 }
                 None => {
                     tracing::warn!(tenant = %self.tenant, offset, error = %e, "checkpoint failed");

@@ -28,10 +28,15 @@
 //! into an ack alone).
 //!
 //! The source and the sink are read as streams, so memory does not grow with them.
+//!
+//! A run is asynchronous: its checkpoints, appends and syncs are awaited, and what must
+//! block (reading a source file or a whole log, taking the state directory's lock) runs
+//! on tokio's blocking pool ([`off_executor`]), so that many runs share a few threads.
 
 mod checkpointer;
 mod latency;
 mod ownership;
+mod reader;
 mod resume;
 mod sink;
 mod source;
@@ -44,10 +49,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinError;
+
 use thiserror::Error;
 
 pub use latency::Latencies;
 pub use ownership::{Holder, LOCK_FILE, Ownership, OwnershipError};
+pub use reader::BatchReader;
 pub use source::{MAX_LINE_BYTES, Message, Messages, Source, generated};
 pub use stream::{StreamConfig, run_stream};
 pub use tenants::{TenantRun, TenantRunError, run_tenants, tenant_id};
@@ -193,6 +201,19 @@ pub enum PipelineError {
     /// A Redis stream (source or output) cannot be read or written.
     #[error(transparent)]
     Redis(RedisCallError),
+    /// Blocking work of the run (reading the source or a log, taking the lock) did
+    /// not finish: it panicked, or the runtime is shutting down.
+    #[error("a blocking task of the pipeline did not finish")]
+    Task(#[source] JoinError),
+}
+
+/// Runs `work`, blocking work of a pipeline, on tokio's blocking pool.
+pub async fn off_executor<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, PipelineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(PipelineError::Task(e)))
 }
 
 /// The metrics' name for a checkpoint call's failure.
@@ -215,56 +236,76 @@ pub(crate) fn failure_kind(error: &Error) -> FailureKind {
 /// the record, the sink (line by line against the source) and the ack log. Then the
 /// run takes the state directory ([`Ownership`]) for its whole length and checks again
 /// under it, since another process may have moved things on in between.
-pub fn run(
+pub async fn run(
     runtime: &Runtime,
     config: &Config,
     mut progress: impl FnMut(Progress),
 ) -> Result<Summary, PipelineError> {
-    let total = config.source.scan(runtime.limits().id_bytes)?;
+    let (source, id_bytes) = (config.source.clone(), runtime.limits().id_bytes);
+    let total = off_executor(move || source.scan(id_bytes)).await?;
     let state = State::new(config);
     // A damaged state is refused with the directory exactly as it was; and if another
     // process holds it, that is the reason to give, not what it is in the middle of.
-    if let Err(refused) = state.examine(runtime, config, total) {
-        Ownership::check_free(&state.dir)?;
+    if let Err(refused) = state.examine(runtime, config, total).await {
+        let dir = state.dir.clone();
+        off_executor(move || Ok(Ownership::check_free(&dir)?)).await?;
         return Err(refused);
     }
-    pipeline_checkpoint_host::backends::files::create_dirs_durably(&state.dir)
-        .map_err(|source| state.state_error(source))?;
-    let _owner = Ownership::acquire(&state.dir, config.lock_wait)?;
-    let resume = state.examine(runtime, config, total)?;
+    let (dir, wait) = (state.dir.clone(), config.lock_wait);
+    let _owner = off_executor(move || {
+        pipeline_checkpoint_host::backends::files::create_dirs_durably(&dir).map_err(|source| {
+            PipelineError::State {
+                dir: dir.clone(),
+                source,
+            }
+        })?;
+        Ok(Ownership::acquire(&dir, wait)?)
+    })
+    .await?;
+    let resume = state.examine(runtime, config, total).await?;
 
     let mut sink = state
         .logs
         .open(SINK_FILE)
+        .await
         .map_err(|e| state.state_error(e))?;
     sink.cut_to(resume.sink.keep_bytes)
+        .await
         .map_err(|e| state.state_error(e))?;
     let redelivered = resume.sink.lines - resume.offset;
     let covering = Arc::new(AtomicU64::new(resume.offset));
     let ack_log = state
         .logs
         .open(ACK_LOG_FILE)
+        .await
         .map_err(|e| state.state_error(e))?;
     let consumer = FileConsumer::on_log(ack_log, state.logs.describe(ACK_LOG_FILE))
         .recording_offsets(covering.clone());
-    let storage = state.location.open().map_err(|e| state.storage_error(e))?;
+    let storage = state
+        .location
+        .open()
+        .await
+        .map_err(|e| state.storage_error(e))?;
     let mut manager = runtime
         .open(Some(state.key), storage, consumer)
+        .await
         .map_err(|e| state.checkpoint_error(e))?;
     let checkpoint = Checkpointer::new(config.metrics.clone(), config.tenant.clone());
     checkpoint.position(resume.offset, total - resume.offset);
 
     let batch_size = config.batch_size.max(1);
-    let mut messages = config.source.messages()?;
+    let mut messages = BatchReader::new(&config.source)?;
+    let mut batch = Vec::with_capacity(batch_size);
     let mut ids = Vec::with_capacity(batch_size);
     // Messages the record covers that the ack log does not: a crash came between a
     // checkpoint and its ack. Acknowledged now, by repeating the durable offset (an ack
     // alone), in batches.
     let mut position = 0;
     while position < resume.offset {
+        let count = batch_size.min((resume.offset - position) as usize);
+        messages.read(count, &mut batch).await?;
         ids.clear();
-        while ids.len() < batch_size && position < resume.offset {
-            let (_, message) = next_message(&mut messages, &config.source)?;
+        for message in batch.drain(..) {
             if position >= resume.acked_through {
                 ids.push(message.id);
             }
@@ -272,9 +313,8 @@ pub fn run(
         }
         if !ids.is_empty() {
             checkpoint
-                .acknowledge(resume.offset, || {
-                    manager.write_checkpoint_batch(&mut ids, resume.offset)
-                })
+                .acknowledge(&mut manager, &mut ids, resume.offset)
+                .await
                 .map_err(|e| state.checkpoint_error(e))?;
         }
     }
@@ -285,10 +325,11 @@ pub fn run(
     let mut batches = 0;
     let mut lines = Vec::new();
     while offset < total && config.max_batches.is_none_or(|max| batches < max) {
+        let count = batch_size.min((total - offset) as usize);
+        messages.read(count, &mut batch).await?;
         lines.clear();
         ids.clear();
-        while ids.len() < batch_size && offset + (ids.len() as u64) < total {
-            let (_, message) = next_message(&mut messages, &config.source)?;
+        for message in batch.drain(..) {
             lines.extend_from_slice(message.line.as_bytes());
             lines.push(b'\n');
             ids.push(message.id);
@@ -296,11 +337,14 @@ pub fn run(
         // The batch's output is durable before its checkpoint: after a crash between
         // the two, the batch is processed again (a duplicate), never skipped.
         let durable_from = Instant::now();
-        sink.append(&lines).map_err(|e| state.state_error(e))?;
+        sink.append(&lines)
+            .await
+            .map_err(|e| state.state_error(e))?;
         let next = offset + ids.len() as u64;
         covering.store(next, Ordering::Release);
         checkpoint
-            .write(next, || manager.write_checkpoint_batch(&mut ids, next))
+            .write(&mut manager, &mut ids, next)
+            .await
             .map_err(|e| state.checkpoint_error(e))?;
         if let Some(latencies) = &config.latencies {
             latencies.record(durable_from.elapsed());
@@ -319,19 +363,6 @@ pub fn run(
         redelivered,
         reacknowledged,
         elapsed: started.elapsed(),
-    })
-}
-
-/// The next message of a source that [`Source::scan`] counted: one that has fewer is a
-/// source that changed under the run.
-fn next_message(
-    messages: &mut Messages,
-    source: &Source,
-) -> Result<(usize, Message), PipelineError> {
-    messages.next().unwrap_or_else(|| {
-        Err(PipelineError::Mismatch(format!(
-            "the source {source:?} ended early: it changed while the pipeline ran"
-        )))
     })
 }
 

@@ -77,7 +77,7 @@ impl<'a> State<'a> {
 
     /// Reads the checkpoint, checks the sink against the source and reads the ack log,
     /// writing nothing.
-    pub(super) fn examine(
+    pub(super) async fn examine(
         &self,
         runtime: &Runtime,
         config: &Config,
@@ -86,11 +86,16 @@ impl<'a> State<'a> {
         let storage = self
             .location
             .open_read_only()
+            .await
             .map_err(|e| self.storage_error(e))?;
-        let offset = runtime
+        let offset = match runtime
             .open(Some(self.key), storage, MemoryConsumer::new())
-            .and_then(|mut reader| reader.get_checkpoint())
-            .map_err(|e| self.checkpoint_error(e))?;
+            .await
+        {
+            Ok(mut reader) => reader.get_checkpoint().await,
+            Err(e) => Err(e),
+        }
+        .map_err(|e| self.checkpoint_error(e))?;
         if offset > total {
             return Err(PipelineError::Mismatch(format!(
                 "checkpoint {} says {offset} messages were processed, but the source has \
@@ -98,17 +103,23 @@ impl<'a> State<'a> {
                 self.record
             )));
         }
-        let sink = sink::check(&*self.logs, SINK_FILE, &config.source, offset)?;
-        if sink.lines < offset {
-            return Err(PipelineError::Mismatch(format!(
-                "{} holds {} messages but the checkpoint says {offset} were processed: the \
-                 sink lost messages; restore it or reset the checkpoint",
-                self.logs.describe(SINK_FILE),
-                sink.lines
-            )));
-        }
-        let acked_through =
-            acked_through(&*self.logs, &config.source).map_err(|e| self.state_error(e))?;
+        // Both read whole logs and the source: on the blocking pool.
+        let (logs, source, dir) = (self.logs.clone(), config.source.clone(), self.dir.clone());
+        let (sink, acked_through) = super::off_executor(move || {
+            let sink = sink::check(&*logs, SINK_FILE, &source, offset)?;
+            if sink.lines < offset {
+                return Err(PipelineError::Mismatch(format!(
+                    "{} holds {} messages but the checkpoint says {offset} were processed: \
+                     the sink lost messages; restore it or reset the checkpoint",
+                    logs.describe(SINK_FILE),
+                    sink.lines
+                )));
+            }
+            let acked_through = acked_through(&*logs, &source)
+                .map_err(|source| PipelineError::State { dir, source })?;
+            Ok((sink, acked_through))
+        })
+        .await?;
         Ok(Resume {
             offset,
             sink,

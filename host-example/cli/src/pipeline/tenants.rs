@@ -1,9 +1,13 @@
 //! Many independent pipelines in one process, one per tenant, all on one runtime: what
 //! `host-example run --tenants N` runs.
+//!
+//! Each tenant is a task: all of them run at once, on however many worker threads the
+//! runtime has, and a tenant waiting for its storage (a sync, a commit it shares with
+//! others) holds no thread. So the number of tenants in flight is the number of
+//! tenants, not of threads: SQLite's committer gathers all of their writes.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::thread;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pipeline_checkpoint_host::{TenantError, Tenants};
 use thiserror::Error;
@@ -35,61 +39,65 @@ pub enum TenantRunError {
     Pipeline(#[from] PipelineError),
 }
 
-/// Runs `count` independent pipelines on `threads` worker threads, each one tenant of
-/// `tenants` (which validates ids and admits one run per tenant): tenant `ID` runs
+/// Runs `count` independent pipelines as tasks on the current runtime, each one tenant
+/// of `tenants` (which validates ids and admits one run per tenant): tenant `ID` runs
 /// `config` with its state directory at `ROOT/ID` and its records at the tenants'
 /// records location for `ID`, so no two tenants share a file or a key. A tenant that
 /// fails stops alone; the others run to the end. `progress` gets the number of messages
-/// checkpointed so far, all tenants together.
-pub fn run_tenants(
+/// checkpointed so far, all tenants together. Returns the runs in tenant order.
+pub async fn run_tenants(
     tenants: &Tenants,
     config: &Config,
     count: usize,
-    threads: usize,
-    progress: impl Fn(u64) + Sync,
+    progress: impl Fn(u64) + Send + Sync + 'static,
 ) -> Vec<TenantRun> {
-    let next = AtomicUsize::new(0);
-    let checkpointed = AtomicU64::new(0);
-    let runs = Mutex::new(Vec::with_capacity(count));
-    thread::scope(|s| {
-        for _ in 0..threads.clamp(1, count.max(1)) {
-            s.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    if index >= count {
-                        break;
-                    }
-                    let id = tenant_id(index);
-                    let mut last = None;
-                    let result =
-                        tenants
-                            .claim(&id)
-                            .map_err(TenantRunError::from)
-                            .and_then(|claim| {
-                                let tenant_config = Config {
-                                    state_dir: claim.dir().to_owned(),
-                                    storage: Some(claim.records().clone()),
-                                    tenant: id.clone(),
-                                    ..config.clone()
-                                };
-                                run(tenants.runtime(), &tenant_config, |p| {
-                                    let delta = p.offset - last.unwrap_or(p.offset);
-                                    last = Some(p.offset);
-                                    progress(
-                                        checkpointed.fetch_add(delta, Ordering::Relaxed) + delta,
-                                    );
-                                })
-                                .map_err(TenantRunError::from)
-                            });
-                    let run = TenantRun { id, result };
-                    runs.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push((index, run));
-                }
-            });
-        }
-    });
-    let mut runs = runs.into_inner().unwrap_or_else(|p| p.into_inner());
-    runs.sort_by_key(|(index, _)| *index);
-    runs.into_iter().map(|(_, run)| run).collect()
+    let checkpointed = Arc::new(AtomicU64::new(0));
+    let progress = Arc::new(progress);
+    let runs: Vec<_> = (0..count)
+        .map(|index| {
+            let (tenants, config) = (tenants.clone(), config.clone());
+            let (checkpointed, progress) = (checkpointed.clone(), progress.clone());
+            tokio::spawn(async move {
+                let id = tenant_id(index);
+                let result = run_tenant(&tenants, &config, &id, |delta| {
+                    progress(checkpointed.fetch_add(delta, Ordering::Relaxed) + delta);
+                })
+                .await;
+                TenantRun { id, result }
+            })
+        })
+        .collect();
+    let mut finished = Vec::with_capacity(count);
+    for (index, run) in runs.into_iter().enumerate() {
+        finished.push(run.await.unwrap_or_else(|e| TenantRun {
+            id: tenant_id(index),
+            result: Err(TenantRunError::Pipeline(PipelineError::Task(e))),
+        }));
+    }
+    finished
+}
+
+/// Tenant `id`'s pipeline, telling `checkpointed` how many more messages each of its
+/// checkpoints made durable.
+async fn run_tenant(
+    tenants: &Tenants,
+    config: &Config,
+    id: &str,
+    checkpointed: impl Fn(u64),
+) -> Result<Summary, TenantRunError> {
+    let claim = tenants.claim(id)?;
+    let tenant_config = Config {
+        state_dir: claim.dir().to_owned(),
+        storage: Some(claim.records().clone()),
+        tenant: id.to_owned(),
+        ..config.clone()
+    };
+    let mut last = None;
+    let summary = run(tenants.runtime(), &tenant_config, |p| {
+        let delta = p.offset - last.unwrap_or(p.offset);
+        last = Some(p.offset);
+        checkpointed(delta);
+    })
+    .await?;
+    Ok(summary)
 }

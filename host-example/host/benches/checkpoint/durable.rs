@@ -55,6 +55,7 @@ pub fn durable(
     target: &Path,
 ) {
     let runtime = runtime();
+    let executor = executor();
     // Under target/, on the disk a pipeline's state would be on: a tmpfs /tmp would
     // make fsync free and the comparison meaningless.
     let scratch = target.join("tmp");
@@ -68,7 +69,9 @@ pub fn durable(
         let dirs: Vec<_> = (0..4)
             .map(|_| tempfile::tempdir_in(&scratch).unwrap())
             .collect();
-        let writer = |form, dir: usize| Writer::new(form, &runtime, batch, Some(dirs[dir].path()));
+        let writer = |form, dir: usize| {
+            Writer::new(form, &runtime, &executor, batch, Some(dirs[dir].path()))
+        };
         let mut floor = writer(Form::Floor, 0);
         let mut lent = writer(Form::ComponentBatch, 1);
         let mut list = writer(Form::ComponentList, 2);
@@ -82,7 +85,7 @@ pub fn durable(
             (Form::ComponentBatch, &mut lent),
             (Form::Native, &mut native),
         ] {
-            let paired = bench_paired(&mut group, form, batch, writer, &mut floor);
+            let paired = bench_paired(&mut group, &executor, form, batch, writer, &mut floor);
             ran.push(BenchName::new("durable", form.name(), Some(batch)));
             if paired.writes > 0 {
                 ratios.push(json!({
@@ -96,7 +99,14 @@ pub fn durable(
                 }));
             }
         }
-        bench_paired(&mut group, Form::Floor, batch, &mut floor, &mut lent);
+        bench_paired(
+            &mut group,
+            &executor,
+            Form::Floor,
+            batch,
+            &mut floor,
+            &mut lent,
+        );
         ran.push(BenchName::new("durable", Form::Floor.name(), Some(batch)));
     }
     group.finish();
@@ -107,6 +117,7 @@ pub fn durable(
 /// included): a paired measurement, taken over the same moments of the same disk.
 fn bench_paired(
     group: &mut BenchmarkGroup<'_, Wall>,
+    executor: &tokio::runtime::Runtime,
     form: Form,
     batch: usize,
     timed: &mut Writer,
@@ -118,9 +129,9 @@ fn bench_paired(
             let mut spent = Duration::ZERO;
             for _ in 0..iters {
                 let start = Instant::now();
-                timed.write();
+                executor.block_on(timed.write());
                 let middle = Instant::now();
-                other.write();
+                executor.block_on(other.write());
                 paired.other += middle.elapsed();
                 spent += middle - start;
             }

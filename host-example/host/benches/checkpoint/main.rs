@@ -5,8 +5,9 @@
 //!
 //! - `memory/*`: the component (`write-checkpoint` with a `list<string>`, with a
 //!   `borrow<batch>`, and `get-checkpoint`) over [`MemoryStorage`] and a consumer that
-//!   only counts, against the same manager logic compiled natively and called
-//!   directly: the price of the sandbox.
+//!   only counts, each call awaited on a current-thread runtime as an embedder's task
+//!   awaits it, against the same manager logic compiled natively and called directly:
+//!   the price of the sandbox, and of the fiber each call runs on.
 //! - `durable/*`: the same over [`FileStorage`] and [`FileConsumer`] on real disk,
 //!   against a loop doing only the durability steps (temporary file, fsync, rename,
 //!   directory fsync, ack-log append and fdatasync): the price of everything that is
@@ -26,6 +27,8 @@ use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::measurement::WallTime as Wall;
@@ -33,8 +36,8 @@ use criterion::{BatchSize, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode}
 use pipeline_checkpoint_guest::manager::{self as native, CheckpointManager};
 use pipeline_checkpoint_guest::record::WallTime;
 use pipeline_checkpoint_host::{
-    AckError, AckResult, Consumer, DEFAULT_KEY, Fault, FileConsumer, FileStorage, Manager,
-    MemoryStorage, Runtime, Storage, StorageError, StorageExt,
+    AckError, AckResult, Consumer, DEFAULT_KEY, DynConsumer, DynStorage, Fault, FileConsumer,
+    FileStorage, Manager, MemoryStorage, Runtime, Storage, StorageError, StorageExt,
 };
 use pipeline_checkpoint_test_support::uuid_shaped_id;
 use serde_json::{Value, json};
@@ -110,15 +113,19 @@ struct CountingConsumer {
 }
 
 impl Consumer for CountingConsumer {
-    fn ack(&mut self, ids: &[String]) -> AckResult {
+    async fn ack(&mut self, ids: &[String]) -> AckResult {
         self.acked += black_box(ids).len() as u64;
         Ok(())
     }
 }
 
 /// A host [`Storage`] as the natively compiled manager's storage: the native
-/// benchmarks call exactly the storage the component calls.
-struct Native<S>(S);
+/// benchmarks call exactly the storage the component calls, each call driven to its end
+/// where it is made (the native manager is synchronous).
+struct Native<S> {
+    storage: S,
+    executor: tokio::runtime::Handle,
+}
 
 impl<S: Storage> native::RecordStore for Native<S> {
     type Error = Fault<StorageError>;
@@ -128,16 +135,29 @@ impl<S: Storage> native::RecordStore for Native<S> {
         value: &str,
         expected: native::Expected,
     ) -> Result<u64, Self::Error> {
-        self.0.put(key, value, expected)
+        complete(&self.executor, self.storage.put(key, value, expected))
     }
     fn get(&mut self, key: &str) -> Result<Option<native::Stored>, Self::Error> {
-        self.0.get(key)
+        complete(&self.executor, self.storage.get(key))
     }
     fn conflict(error: &Self::Error) -> Option<&str> {
         match error {
             Fault::Error(StorageError::Conflict(why)) => Some(why),
             _ => None,
         }
+    }
+}
+
+/// Drives `future` to its end: at once if it is ready when first polled (every call on
+/// memory is), which costs the native path nothing; else on `executor` (a file's sync).
+fn complete<F: Future>(executor: &tokio::runtime::Handle, future: F) -> F::Output {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => executor.block_on(future),
     }
 }
 
@@ -192,8 +212,8 @@ enum Writer {
     },
     Native {
         manager: CheckpointManager,
-        storage: Native<Box<dyn Storage>>,
-        consumer: Box<dyn Consumer>,
+        storage: Native<Box<dyn DynStorage>>,
+        consumer: Box<dyn DynConsumer>,
         ids: Vec<String>,
         offset: u64,
     },
@@ -203,31 +223,45 @@ enum Writer {
 impl Writer {
     /// A writer of `batch` ids in `form`: in memory (a map and a counting consumer)
     /// when `dir` is `None`, else through [`FileStorage`] and [`FileConsumer`] in `dir`.
-    fn new(form: Form, runtime: &Runtime, batch: usize, dir: Option<&Path>) -> Self {
+    fn new(
+        form: Form,
+        runtime: &Runtime,
+        executor: &tokio::runtime::Runtime,
+        batch: usize,
+        dir: Option<&Path>,
+    ) -> Self {
         let ids = ids(batch);
         if let Form::Floor = form {
             return Writer::Floor(Floor::new(dir.expect("the floor is on disk"), &ids));
         }
-        let (storage, consumer): (Box<dyn Storage>, Box<dyn Consumer>) = match dir {
+        let (storage, consumer): (Box<dyn DynStorage>, Box<dyn DynConsumer>) = match dir {
             None => (
                 Box::new(MemoryStorage::new()),
                 Box::new(CountingConsumer::default()),
             ),
-            Some(dir) => (
-                Box::new(FileStorage::open(dir).unwrap()),
-                Box::new(FileConsumer::open(dir.join("acks.log")).unwrap()),
-            ),
+            Some(dir) => executor.block_on(async {
+                (
+                    Box::new(FileStorage::open(dir).await.unwrap()) as Box<dyn DynStorage>,
+                    Box::new(FileConsumer::open(dir.join("acks.log")).await.unwrap())
+                        as Box<dyn DynConsumer>,
+                )
+            }),
         };
         match form {
             Form::Native => Writer::Native {
                 manager: CheckpointManager::new(None),
-                storage: Native(storage),
+                storage: Native {
+                    storage,
+                    executor: executor.handle().clone(),
+                },
                 consumer,
                 ids,
                 offset: 0,
             },
             _ => Writer::Component {
-                manager: runtime.open(None, storage, consumer).unwrap(),
+                manager: executor
+                    .block_on(runtime.open(None, storage, consumer))
+                    .unwrap(),
                 ids,
                 lend: matches!(form, Form::ComponentBatch),
                 offset: 0,
@@ -236,8 +270,9 @@ impl Writer {
     }
 
     /// Writes the next checkpoint: offsets strictly increase, so every write stores a
-    /// record (an equal offset would only ack).
-    fn write(&mut self) {
+    /// record (an equal offset would only ack). The component's write is awaited; the
+    /// native manager calls the same storage and consumer synchronously.
+    async fn write(&mut self) {
         match self {
             Writer::Component {
                 manager,
@@ -247,8 +282,8 @@ impl Writer {
             } => {
                 *offset += 1;
                 match lend {
-                    true => manager.write_checkpoint_batch(ids, *offset),
-                    false => manager.write_checkpoint(ids, *offset),
+                    true => manager.write_checkpoint_batch(ids, *offset).await,
+                    false => manager.write_checkpoint(ids, *offset).await,
                 }
                 .unwrap()
             }
@@ -260,23 +295,47 @@ impl Writer {
                 offset,
             } => {
                 *offset += 1;
+                let executor = storage.executor.clone();
                 manager
-                    .write_checkpoint(storage, *offset, now, || consumer.ack(ids))
+                    .write_checkpoint(storage, *offset, now, || {
+                        complete(&executor, consumer.ack(ids))
+                    })
                     .unwrap()
             }
             Writer::Floor(floor) => floor.write(),
         }
     }
+
+    /// Writes `iterations` checkpoints on `executor` and returns how long they took.
+    fn time(&mut self, executor: &tokio::runtime::Runtime, iterations: u64) -> Duration {
+        executor.block_on(async {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                self.write().await;
+            }
+            started.elapsed()
+        })
+    }
+}
+
+/// The runtime calls are awaited on: one thread, as an embedder's task would be
+/// driven, with the blocking pool where files sync.
+fn executor() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn memory(c: &mut Criterion, ran: &mut Vec<BenchName>) {
     let runtime = runtime();
+    let executor = executor();
     let mut group = c.benchmark_group("memory");
     for batch in BATCH_SIZES {
         for form in Form::MANAGERS {
-            let mut writer = Writer::new(form, &runtime, batch, None);
+            let mut writer = Writer::new(form, &runtime, &executor, batch, None);
             group.bench_function(BenchmarkId::new(form.name(), batch), |b| {
-                b.iter(|| writer.write())
+                b.iter_custom(|iterations| writer.time(&executor, iterations))
             });
             ran.push(BenchName::new("memory", form.name(), Some(batch)));
         }
@@ -284,20 +343,31 @@ fn memory(c: &mut Criterion, ran: &mut Vec<BenchName>) {
 
     // get-checkpoint reads and decodes the stored record on every call.
     let mut storage = MemoryStorage::new();
-    storage
-        .replace(
+    executor
+        .block_on(storage.replace(
             DEFAULT_KEY,
             r#"{"offset":1234567,"written_at":1764230400.123456}"#,
-        )
+        ))
         .unwrap();
-    let mut manager = runtime
-        .open(None, storage.clone(), CountingConsumer::default())
+    let mut manager = executor
+        .block_on(runtime.open(None, storage.clone(), CountingConsumer::default()))
         .unwrap();
     group.bench_function("get-component", |b| {
-        b.iter(|| manager.get_checkpoint().unwrap())
+        b.iter_custom(|iterations| {
+            executor.block_on(async {
+                let started = Instant::now();
+                for _ in 0..iterations {
+                    black_box(manager.get_checkpoint().await.unwrap());
+                }
+                started.elapsed()
+            })
+        })
     });
     let mut manager = CheckpointManager::new(None);
-    let mut storage = Native(storage);
+    let mut storage = Native {
+        storage,
+        executor: executor.handle().clone(),
+    };
     group.bench_function("get-native", |b| {
         b.iter(|| manager.get_checkpoint::<_, AckError>(&mut storage).unwrap())
     });
@@ -313,14 +383,14 @@ fn startup(c: &mut Criterion, ran: &mut Vec<BenchName>) {
     ran.push(BenchName::new("startup", "compile", None));
 
     let runtime = runtime();
+    let executor = executor();
+    let open = || {
+        executor
+            .block_on(runtime.open(None, MemoryStorage::new(), CountingConsumer::default()))
+            .unwrap()
+    };
     group.sample_size(50);
-    group.bench_function("open", |b| {
-        b.iter(|| {
-            runtime
-                .open(None, MemoryStorage::new(), CountingConsumer::default())
-                .unwrap()
-        })
-    });
+    group.bench_function("open", |b| b.iter(open));
     ran.push(BenchName::new("startup", "open", None));
 
     // The first write of a manager also reads the stored record and warms the
@@ -328,13 +398,11 @@ fn startup(c: &mut Criterion, ran: &mut Vec<BenchName>) {
     let mut batch = ids(100);
     group.bench_function("first-write", |b| {
         b.iter_batched(
-            || {
-                runtime
-                    .open(None, MemoryStorage::new(), CountingConsumer::default())
-                    .unwrap()
-            },
+            open,
             |mut manager| {
-                manager.write_checkpoint_batch(&mut batch, 1).unwrap();
+                executor
+                    .block_on(manager.write_checkpoint_batch(&mut batch, 1))
+                    .unwrap();
                 manager
             },
             BatchSize::SmallInput,

@@ -30,8 +30,6 @@ use logs::Logs;
 pub mod etcd;
 #[cfg(feature = "files")]
 pub mod files;
-#[cfg(feature = "etcd")]
-mod http;
 pub mod logs;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub mod object_storage;

@@ -1,6 +1,7 @@
 //! The power-cut file system mounted with FUSE: every operation the kernel sends is
 //! served from a [`Volume`], and a cut unmounts it, throws away what was not synced
-//! and mounts it again.
+//! and mounts it again. Mutating operations pass a [`Gate`] first, which a test may
+//! close to stop the code under test at a chosen operation.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use fuser::{
     WriteFlags,
 };
 
+use super::gate::{Gate, Hold, Operation};
 use super::volume::{CutMode, Ino, Node, Volume};
 use crate::seeded::Rng;
 
@@ -24,6 +26,7 @@ const TTL: Duration = Duration::ZERO;
 /// A mounted power-cut file system in a temporary directory; unmounted on drop.
 pub struct PowerCutMount {
     volume: Arc<Mutex<Volume>>,
+    gate: Arc<Gate>,
     /// Holds the mount point, `mnt`.
     dir: tempfile::TempDir,
     session: Option<BackgroundSession>,
@@ -46,6 +49,7 @@ impl PowerCutMount {
         std::fs::create_dir(dir.path().join("mnt")).expect("a mount point");
         let mut mount = Self {
             volume: Arc::new(Mutex::new(Volume::new())),
+            gate: Arc::new(Gate::new()),
             dir,
             session: None,
         };
@@ -67,10 +71,27 @@ impl PowerCutMount {
         self.volume().power_lost()
     }
 
+    /// Holds the mutating operations `hold` names at the gate from now on (see
+    /// [`Gate`]); [`Hold::Nothing`] opens it.
+    pub fn hold(&self, hold: Hold) {
+        self.gate.hold(hold);
+    }
+
+    /// Lets one held operation through the gate: the one waiting, or the next.
+    pub fn let_one_through(&self) {
+        self.gate.let_one_through();
+    }
+
+    /// Counts the operations that arrived at the gate while it held them.
+    pub fn arrivals(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.gate.arrivals()
+    }
+
     /// Cuts the power and brings it back: what was not synced is lost as `mode` says,
     /// and the file system is mounted afresh, so no cache of the kernel's survives
     /// either. Nothing may have a file open on the mount.
     pub fn cut(&mut self, mode: CutMode, rng: &mut Rng) {
+        self.gate.hold(Hold::Nothing);
         self.unmount();
         self.volume().cut(mode, rng);
         self.mount();
@@ -83,6 +104,7 @@ impl PowerCutMount {
     fn mount(&mut self) {
         let fs = PowerCutFs {
             volume: Arc::clone(&self.volume),
+            gate: Arc::clone(&self.gate),
         };
         let mut config = Config::default();
         config.mount_options = vec![MountOption::FSName("power-cut".into())];
@@ -112,6 +134,7 @@ impl PowerCutMount {
 
 impl Drop for PowerCutMount {
     fn drop(&mut self) {
+        self.gate.hold(Hold::Nothing);
         if let Some(session) = self.session.take() {
             // A test that already failed must not panic again here.
             let _ = session.umount_and_join();
@@ -119,14 +142,28 @@ impl Drop for PowerCutMount {
     }
 }
 
-/// The FUSE side: each request is one call on the shared [`Volume`].
+/// The FUSE side: each request is one call on the shared [`Volume`], each mutating one
+/// once the [`Gate`] lets it through.
 struct PowerCutFs {
     volume: Arc<Mutex<Volume>>,
+    gate: Arc<Gate>,
 }
 
 impl PowerCutFs {
     fn volume(&self) -> MutexGuard<'_, Volume> {
         self.volume.lock().expect("the file system never panics")
+    }
+
+    /// The volume, for a change, once the gate lets the change through.
+    fn changing(&self) -> MutexGuard<'_, Volume> {
+        self.gate.pass(Operation::Change);
+        self.volume()
+    }
+
+    /// The volume, for a sync, once the gate lets the sync through.
+    fn syncing(&self) -> MutexGuard<'_, Volume> {
+        self.gate.pass(Operation::Sync);
+        self.volume()
     }
 
     fn attr_of(volume: &Volume, ino: Ino) -> Result<FileAttr, Errno> {
@@ -204,7 +241,10 @@ impl Filesystem for PowerCutFs {
         _flags: Option<fuser::BsdFileFlags>,
         reply: ReplyAttr,
     ) {
-        let mut volume = self.volume();
+        let mut volume = match size {
+            Some(_) => self.changing(),
+            None => self.volume(),
+        };
         let resized = match size {
             Some(size) => volume.set_len(ino.0, size as usize),
             None => Ok(()),
@@ -224,7 +264,7 @@ impl Filesystem for PowerCutFs {
         _umask: u32,
         reply: ReplyEntry,
     ) {
-        let mut volume = self.volume();
+        let mut volume = self.changing();
         let ino = volume.create(parent.0, name, true);
         self.reply_entry(&volume, ino, reply);
     }
@@ -239,7 +279,7 @@ impl Filesystem for PowerCutFs {
         _flags: i32,
         reply: ReplyCreate,
     ) {
-        let mut volume = self.volume();
+        let mut volume = self.changing();
         let attr = volume
             .create(parent.0, name, false)
             .and_then(|ino| Self::attr_of(&volume, ino));
@@ -256,11 +296,11 @@ impl Filesystem for PowerCutFs {
     }
 
     fn unlink(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(self.volume().unlink(parent.0, name, false), reply);
+        empty(self.changing().unlink(parent.0, name, false), reply);
     }
 
     fn rmdir(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEmpty) {
-        empty(self.volume().unlink(parent.0, name, true), reply);
+        empty(self.changing().unlink(parent.0, name, true), reply);
     }
 
     fn rename(
@@ -277,9 +317,9 @@ impl Filesystem for PowerCutFs {
             return reply.error(Errno::EINVAL);
         }
         let no_replace = flags.contains(RenameFlags::RENAME_NOREPLACE);
-        let renamed = self
-            .volume()
-            .rename((parent.0, name), (new_parent.0, new_name), no_replace);
+        let renamed =
+            self.changing()
+                .rename((parent.0, name), (new_parent.0, new_name), no_replace);
         empty(renamed, reply);
     }
 
@@ -319,7 +359,7 @@ impl Filesystem for PowerCutFs {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        match self.volume().write(ino.0, offset as usize, data) {
+        match self.changing().write(ino.0, offset as usize, data) {
             Ok(()) => reply.written(data.len() as u32),
             Err(e) => reply.error(e),
         }
@@ -337,7 +377,7 @@ impl Filesystem for PowerCutFs {
     }
 
     fn fsync(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, _data: bool, reply: ReplyEmpty) {
-        empty(self.volume().sync(ino.0), reply);
+        empty(self.syncing().sync(ino.0), reply);
     }
 
     fn readdir(
@@ -380,7 +420,7 @@ impl Filesystem for PowerCutFs {
         _data: bool,
         reply: ReplyEmpty,
     ) {
-        empty(self.volume().sync(ino.0), reply);
+        empty(self.syncing().sync(ino.0), reply);
     }
 
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {

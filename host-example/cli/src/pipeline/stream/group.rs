@@ -34,7 +34,7 @@ pub(super) struct Group {
 impl Group {
     /// The group on the URL's stream, created (with the stream, if missing) to deliver
     /// from the stream's first entry.
-    pub(super) fn join(
+    pub(super) async fn join(
         mut connection: RedisConnection,
         consumer: String,
     ) -> Result<Self, RedisCallError> {
@@ -46,7 +46,10 @@ impl Group {
             .arg(&url.group)
             .arg("0")
             .arg("MKSTREAM");
-        match connection.idempotent(|c| c.query::<()>("creating the consumer group", &create)) {
+        match connection
+            .idempotent::<()>("creating the consumer group", &create)
+            .await
+        {
             Ok(()) => {}
             Err(e) if e.source.code() == Some("BUSYGROUP") => {}
             Err(e) => return Err(e),
@@ -71,23 +74,23 @@ impl Group {
     }
 
     /// The number of entries in the stream.
-    pub(super) fn len(&mut self) -> Result<u64, RedisCallError> {
+    pub(super) async fn len(&mut self) -> Result<u64, RedisCallError> {
         let mut xlen = redis::cmd("XLEN");
         xlen.arg(self.stream());
-        self.connection.idempotent(|c| c.query("XLEN", &xlen))
+        self.connection.idempotent("XLEN", &xlen).await
     }
 
     /// Whether the stream holds an entry with id `id`.
-    pub(super) fn contains(&mut self, id: &str) -> Result<bool, RedisCallError> {
+    pub(super) async fn contains(&mut self, id: &str) -> Result<bool, RedisCallError> {
         let mut xrange = redis::cmd("XRANGE");
         xrange.arg(self.stream()).arg(id).arg(id);
-        let found: Vec<Entry> = self.connection.idempotent(|c| c.query("XRANGE", &xrange))?;
+        let found: Vec<Entry> = self.connection.idempotent("XRANGE", &xrange).await?;
         Ok(!found.is_empty())
     }
 
     /// Takes over every entry pending in the group, whichever consumer it was
     /// delivered to, and returns their ids in stream order.
-    pub(super) fn claim_pending(&mut self) -> Result<Vec<String>, RedisCallError> {
+    pub(super) async fn claim_pending(&mut self) -> Result<Vec<String>, RedisCallError> {
         let mut claimed = Vec::new();
         let mut start = "0-0".to_owned();
         loop {
@@ -104,12 +107,13 @@ impl Group {
             // Redis 7 adds the ids of deleted entries it dropped from the list.
             let reply: redis::Value = self
                 .connection
-                .idempotent(|c| c.query("XAUTOCLAIM", &xautoclaim))?;
+                .idempotent("XAUTOCLAIM", &xautoclaim)
+                .await?;
             let (next, ids) = parse_autoclaim(reply)
                 .ok_or_else(|| unexpected(&self.connection, "XAUTOCLAIM", "an unexpected reply"))?;
             claimed.extend(ids);
             if next == "0-0" {
-                self.forget_idle_consumers()?;
+                self.forget_idle_consumers().await?;
                 return Ok(claimed);
             }
             start = next;
@@ -120,12 +124,13 @@ impl Group {
     /// once this worker claimed everything): each run names a new consumer, and dead
     /// ones would pile up in `XINFO CONSUMERS`. A live one comes back by itself at its
     /// next read.
-    fn forget_idle_consumers(&mut self) -> Result<(), RedisCallError> {
+    async fn forget_idle_consumers(&mut self) -> Result<(), RedisCallError> {
         let mut xinfo = redis::cmd("XINFO");
         xinfo.arg("CONSUMERS").arg(self.stream()).arg(self.group());
         let consumers: Vec<redis::Value> = self
             .connection
-            .idempotent(|c| c.query("XINFO CONSUMERS", &xinfo))?;
+            .idempotent("XINFO CONSUMERS", &xinfo)
+            .await?;
         for consumer in consumers {
             let Ok(fields) = redis::from_redis_value::<Vec<(String, redis::Value)>>(consumer)
             else {
@@ -150,7 +155,8 @@ impl Group {
                     .arg(self.group())
                     .arg(&name);
                 self.connection
-                    .idempotent(|c| c.query::<u64>("XGROUP DELCONSUMER", &delete))?;
+                    .idempotent::<u64>("XGROUP DELCONSUMER", &delete)
+                    .await?;
             }
         }
         Ok(())
@@ -159,7 +165,7 @@ impl Group {
     /// Up to `count` entries after `cursor` (`None`: from the first), in stream order;
     /// in the same round trip, the group's new entries delivered to this worker
     /// (their ids are returned), and the stream's length.
-    pub(super) fn next_batch(
+    pub(super) async fn next_batch(
         &mut self,
         cursor: Option<&str>,
         count: usize,
@@ -189,7 +195,8 @@ impl Group {
         // are this worker's either way, and acknowledged by id.
         let (entries, delivered, length): (Vec<Entry>, Delivered, u64) = self
             .connection
-            .idempotent(|c| c.query_pipeline("XRANGE, XREADGROUP and XLEN", &pipeline))?;
+            .idempotent("XRANGE, XREADGROUP and XLEN", &pipeline)
+            .await?;
         let delivered = delivered
             .into_iter()
             .flatten()
@@ -204,7 +211,7 @@ impl Group {
 
     /// Waits up to `timeout_ms` (and under half the URL's call timeout, so that the
     /// wait itself never times out) for an entry after `cursor`.
-    pub(super) fn wait_after(
+    pub(super) async fn wait_after(
         &mut self,
         cursor: Option<&str>,
         timeout_ms: u64,
@@ -222,7 +229,8 @@ impl Group {
             .arg(self.stream())
             .arg(cursor.unwrap_or("0-0"));
         self.connection
-            .idempotent(|c| c.query::<redis::Value>("XREAD", &xread))
+            .idempotent::<redis::Value>("XREAD", &xread)
+            .await
             .map(drop)
     }
 }

@@ -70,7 +70,7 @@ pub struct StreamConfig {
 
 /// Runs the pipeline until the source stream is drained (or forever, with `follow`),
 /// calling `progress` after every checkpoint.
-pub fn run_stream(
+pub async fn run_stream(
     runtime: &Runtime,
     config: &StreamConfig,
     mut progress: impl FnMut(Progress),
@@ -93,12 +93,16 @@ pub fn run_stream(
         .consumer
         .clone()
         .unwrap_or_else(default_consumer_name);
-    let mut group = Group::join(RedisConnection::open(&config.source)?, consumer_name)?;
-    let mut output = Output::new(RedisConnection::open(&config.sink)?);
-    let storage = location.open().map_err(|source| PipelineError::Storage {
-        location: location.to_string(),
-        source,
-    })?;
+    let mut group =
+        Group::join(RedisConnection::open(&config.source).await?, consumer_name).await?;
+    let mut output = Output::new(RedisConnection::open(&config.sink).await?);
+    let storage = location
+        .open()
+        .await
+        .map_err(|source| PipelineError::Storage {
+            location: location.to_string(),
+            source,
+        })?;
     let checkpoint_error = |source| PipelineError::Checkpoint {
         record: record.clone(),
         source,
@@ -107,15 +111,17 @@ pub fn run_stream(
         .open(
             Some(key),
             storage,
-            RedisStreamConsumer::open(&config.source)?,
+            RedisStreamConsumer::open(&config.source).await?,
         )
+        .await
         .map_err(checkpoint_error)?;
     let checkpoint = Checkpointer::new(config.metrics.clone(), String::new());
     let resumed_from = checkpoint
-        .read(|| manager.get_checkpoint())
+        .read(&mut manager)
+        .await
         .map_err(checkpoint_error)?;
-    let mut cursor = resume_cursor(&mut group, &mut output, resumed_from, &record)?;
-    let mut total = group.len()?;
+    let mut cursor = resume_cursor(&mut group, &mut output, resumed_from, &record).await?;
+    let mut total = group.len().await?;
     checkpoint.position(resumed_from, total);
     tracing::info!(
         offset = resumed_from,
@@ -127,7 +133,7 @@ pub fn run_stream(
     // Entries a previous worker was delivered and did not acknowledge: taken over, and
     // those the checkpoint covers acknowledged now (a write of the durable offset is
     // an ack alone). The rest are read again in order below.
-    let pending = group.claim_pending()?;
+    let pending = group.claim_pending().await?;
     let mut covered: Vec<String> = pending
         .iter()
         .filter(|id| is_covered(id, cursor.as_deref()))
@@ -137,9 +143,8 @@ pub fn run_stream(
     for chunk in covered.chunks_mut(config.batch_size.max(1)) {
         let mut ids = chunk.to_vec();
         checkpoint
-            .acknowledge(resumed_from, || {
-                manager.write_checkpoint_batch(&mut ids, resumed_from)
-            })
+            .acknowledge(&mut manager, &mut ids, resumed_from)
+            .await
             .map_err(checkpoint_error)?;
     }
     tracing::info!(
@@ -151,7 +156,9 @@ pub fn run_stream(
     let started = Instant::now();
     let (mut offset, mut batches, mut redelivered) = (resumed_from, 0, 0);
     while config.max_batches.is_none_or(|max| batches < max) {
-        let batch = group.next_batch(cursor.as_deref(), config.batch_size.max(1))?;
+        let batch = group
+            .next_batch(cursor.as_deref(), config.batch_size.max(1))
+            .await?;
         total = batch.length.max(offset);
         let mut late: Vec<String> = batch
             .delivered
@@ -162,7 +169,8 @@ pub fn run_stream(
             // The group delivered entries the checkpoint already covers (its cursor
             // was behind, say recreated): acknowledged, not processed again.
             checkpoint
-                .acknowledge(offset, || manager.write_checkpoint_batch(&mut late, offset))
+                .acknowledge(&mut manager, &mut late, offset)
+                .await
                 .map_err(checkpoint_error)?;
         }
         let Some((last, _)) = batch.entries.last() else {
@@ -170,18 +178,19 @@ pub fn run_stream(
             if !config.follow {
                 break;
             }
-            group.wait_after(cursor.as_deref(), FOLLOW_WAIT_MS)?;
+            group.wait_after(cursor.as_deref(), FOLLOW_WAIT_MS).await?;
             continue;
         };
         let last = last.clone();
         // The batch's output is durable before its checkpoint: after a crash between
         // the two, the batch is found in place, never skipped.
-        let appended = output.append(offset + 1, &batch.entries)?;
+        let appended = output.append(offset + 1, &batch.entries).await?;
         redelivered += appended.present;
         let next = offset + batch.entries.len() as u64;
         let mut ids: Vec<String> = batch.entries.into_iter().map(|(id, _)| id).collect();
         checkpoint
-            .write(next, || manager.write_checkpoint_batch(&mut ids, next))
+            .write(&mut manager, &mut ids, next)
+            .await
             .map_err(checkpoint_error)?;
         offset = next;
         cursor = Some(last);
@@ -203,7 +212,7 @@ pub fn run_stream(
 
 /// The id of the last source entry the durable offset covers, from the output entry
 /// at that position; `None` for offset 0.
-fn resume_cursor(
+async fn resume_cursor(
     group: &mut Group,
     output: &mut Output,
     offset: u64,
@@ -212,7 +221,7 @@ fn resume_cursor(
     if offset == 0 {
         return Ok(None);
     }
-    let Some(id) = output.source_id_at(offset)? else {
+    let Some(id) = output.source_id_at(offset).await? else {
         return Err(PipelineError::Mismatch(format!(
             "checkpoint {record} says {offset} entries were processed, but the output stream \
              {:?} has no entry {}: it was trimmed, deleted or is not this pipeline's output; \
@@ -221,7 +230,7 @@ fn resume_cursor(
             output::output_id(offset)
         )));
     };
-    if !group.contains(&id)? {
+    if !group.contains(&id).await? {
         return Err(PipelineError::Mismatch(format!(
             "output entry {} of {:?} names source entry {id}, which the source stream {:?} \
              does not hold: the source was trimmed below the checkpoint, or this is another \

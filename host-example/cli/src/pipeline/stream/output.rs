@@ -105,13 +105,17 @@ impl Output {
 
     /// The id of the source entry at `position`, from the output entry there; `None`
     /// if there is none.
-    pub(super) fn source_id_at(&mut self, position: u64) -> Result<Option<String>, RedisCallError> {
+    pub(super) async fn source_id_at(
+        &mut self,
+        position: u64,
+    ) -> Result<Option<String>, RedisCallError> {
         let id = output_id(position);
         let mut xrange = redis::cmd("XRANGE");
         xrange.arg(self.stream()).arg(&id).arg(&id);
         let found: Vec<Entry> = self
             .connection
-            .idempotent(|c| c.query("XRANGE on the output", &xrange))?;
+            .idempotent("XRANGE on the output", &xrange)
+            .await?;
         Ok(found.into_iter().next().and_then(|(_, fields)| {
             let mut pairs = fields.chunks_exact(2);
             pairs
@@ -123,7 +127,7 @@ impl Output {
 
     /// Appends `entries`, the first at `first_position`, durably once Redis answers
     /// (the server's `appendfsync` decides how durable that is).
-    pub(super) fn append(
+    pub(super) async fn append(
         &mut self,
         first_position: u64,
         entries: &[Entry],
@@ -139,7 +143,8 @@ impl Output {
         // The script skips entries already in place, so it may run twice.
         let (written, present): (u64, u64) = self
             .connection
-            .idempotent(|c| c.invoke("appending to the output", &invocation))?;
+            .idempotent("appending to the output", &invocation)
+            .await?;
         Ok(Appended { written, present })
     }
 }

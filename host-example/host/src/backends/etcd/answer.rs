@@ -1,6 +1,7 @@
 //! What a failed call to one member means: whether it may have been applied, whether
 //! another member may be asked, and which storage error it is.
 
+use std::error::Error;
 use std::io;
 
 use serde::Deserialize;
@@ -80,80 +81,144 @@ pub(super) fn answer_error(member: &str, status: u16, body: &str) -> Failure {
     }
 }
 
-/// The failure for a request that got no HTTP answer.
-pub(super) fn transport_error(member: &str, error: ureq::Error) -> Failure {
-    let unavailable = |e: ureq::Error| {
-        StorageError::Unavailable(Cause::with_source(format!("etcd at {member}"), e))
-    };
-    match error {
-        // Nothing was sent: no connection, or the request never went out whole (a
-        // member does not act on a partial request).
-        ureq::Error::ConnectionFailed
-        | ureq::Error::HostNotFound
-        | ureq::Error::Timeout(
-            ureq::Timeout::Resolve
-            | ureq::Timeout::Connect
-            | ureq::Timeout::SendRequest
-            | ureq::Timeout::SendBody,
-        ) => Failure::Unapplied(unavailable(error)),
-        ureq::Error::Io(ref e) if refused(e) => Failure::Unapplied(unavailable(error)),
-        // rustls reports a failed handshake as invalid data: a certificate the CA did
-        // not sign, a client certificate the member refused, or a member that does
-        // not speak TLS at all. Every member would say the same.
-        ureq::Error::Io(ref e) if e.kind() == io::ErrorKind::InvalidData => {
-            Failure::Final(tls_failure(member, e))
-        }
-        ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_) => {
-            Failure::Final(StorageError::AccessDenied(Cause::with_source(
-                format!("etcd at {member}: TLS failed"),
-                error,
-            )))
-        }
-        // `http://` to a member that speaks TLS gets garbage back, or nothing.
-        ureq::Error::Protocol(_) => Failure::Final(StorageError::Io(Cause::with_source(
-            format!("etcd at {member} did not answer in HTTP; if it speaks TLS, use etcds://"),
-            error,
-        ))),
-        // A member that speaks TLS hangs up on a plain-text request without a word.
-        ureq::Error::Io(ref e) if hung_up(e) && member.starts_with("http://") => {
-            Failure::MaybeApplied(StorageError::Unavailable(Cause::with_source(
-                format!(
-                    "etcd at {member} closed the connection without answering (if it \
-                     speaks TLS, use etcds://)"
-                ),
-                error,
-            )))
-        }
-        _ => Failure::MaybeApplied(unavailable(error)),
+/// The failure for a request that got no HTTP answer, or whose answer broke off.
+pub(super) fn transport_error(member: &str, error: reqwest::Error) -> Failure {
+    let error = error.without_url();
+    // A handshake that failed: a certificate the CA did not sign, a client certificate
+    // the member refused (which TLS 1.3 says only once the client has sent its
+    // request: the member reads no request before it accepts the certificate), or a
+    // member that does not speak TLS at all. Every member would say the same.
+    if let Some(tls) = tls_error_in(&error).filter(|e| error.is_connect() || refused_us(e)) {
+        return Failure::Final(tls_failure(member, tls));
     }
+    if error.is_connect() {
+        // A member that does not speak TLS hangs up on the handshake; so does one
+        // that is going away, which is why another member is asked all the same.
+        if member.starts_with("https://") && hung_up(&error) {
+            return Failure::Unapplied(StorageError::Unavailable(Cause::with_source(
+                format!(
+                    "etcd at {member} closed the connection during the TLS handshake \
+                     (going away, or it speaks plain text: then use etcd://)"
+                ),
+                Chain(error),
+            )));
+        }
+        // Nothing was sent: no connection (refused, unreachable, or not made within
+        // the client's connect timeout).
+        return Failure::Unapplied(unavailable(member, error));
+    }
+    // A member that speaks TLS hangs up on a plain-text request without a word; so
+    // does one that is going away.
+    if member.starts_with("http://") && hung_up(&error) {
+        return Failure::MaybeApplied(StorageError::Unavailable(Cause::with_source(
+            format!(
+                "etcd at {member} closed the connection without answering (going away, \
+                 or it speaks TLS: then use etcds://)"
+            ),
+            Chain(error),
+        )));
+    }
+    // Sent, or perhaps sent: a timeout, a connection lost before the whole answer came.
+    Failure::MaybeApplied(unavailable(member, error))
 }
 
-fn hung_up(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
-    ) || e.to_string().contains("Peer disconnected")
+fn unavailable(member: &str, error: reqwest::Error) -> StorageError {
+    StorageError::Unavailable(Cause::with_source(
+        format!("etcd at {member}"),
+        Chain(error),
+    ))
 }
 
-fn refused(e: &io::Error) -> bool {
+/// The TLS error among `error`'s sources, if TLS failed.
+fn tls_error_in<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
+    causes(error).find_map(|e| e.downcast_ref::<rustls::Error>())
+}
+
+/// Whether the member closed the connection before any answer.
+fn hung_up(error: &(dyn Error + 'static)) -> bool {
+    causes(error).any(|e| {
+        e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || e.downcast_ref::<io::Error>().is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+                )
+            })
+    })
+}
+
+/// `error`'s sources, nearest first, and what each wraps if it is an `io::Error`,
+/// which hides the error it wraps from `source()` (the TLS stack wraps one
+/// `io::Error` in another).
+fn causes<'a>(error: &'a (dyn Error + 'static)) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    let sources =
+        std::iter::successors(error.source(), |&e: &&'a (dyn Error + 'static)| e.source());
+    sources.flat_map(|source| {
+        std::iter::successors(Some(source), |&e: &&'a (dyn Error + 'static)| {
+            let inner: &'a (dyn Error + Send + Sync + 'static) =
+                e.downcast_ref::<io::Error>()?.get_ref()?;
+            Some(inner as &'a (dyn Error + 'static))
+        })
+    })
+}
+
+/// Whether the member ended the handshake for want of a client certificate it trusts:
+/// an alert that no request before it was read.
+fn refused_us(e: &rustls::Error) -> bool {
+    use rustls::AlertDescription as Alert;
     matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::HostUnreachable
+        e,
+        rustls::Error::AlertReceived(
+            Alert::CertificateRequired
+                | Alert::BadCertificate
+                | Alert::UnsupportedCertificate
+                | Alert::CertificateRevoked
+                | Alert::CertificateExpired
+                | Alert::CertificateUnknown
+                | Alert::UnknownCA
+                | Alert::AccessDenied
+                | Alert::HandshakeFailure
+        )
     )
 }
 
-fn tls_failure(member: &str, e: &io::Error) -> StorageError {
-    let text = e.to_string();
-    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+/// An HTTP client's error shown with every one of its causes (reqwest's own text is
+/// only "error sending request"; the socket's or TLS's reason is in its sources).
+#[derive(Debug)]
+pub(super) struct Chain(pub(super) reqwest::Error);
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown: Vec<String> = vec![self.0.to_string()];
+        let mut next = std::error::Error::source(&self.0);
+        while let Some(source) = next {
+            let text = source.to_string();
+            // Wrappers often repeat their source's text.
+            if !shown.iter().any(|s| s.contains(&text)) {
+                shown.push(text);
+            }
+            next = source.source();
+        }
+        f.write_str(&shown.join(": "))
+    }
+}
+
+/// Its causes are in its text: the chain ends here, so that a printer of sources
+/// does not repeat them.
+impl std::error::Error for Chain {}
+
+fn tls_failure(member: &str, e: &rustls::Error) -> StorageError {
+    if matches!(
+        e,
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. }
+    ) {
         return StorageError::Io(Cause::new(format!(
-            "etcd at {member} does not speak TLS ({text}): use etcd:// for a plain-text member"
+            "etcd at {member} does not speak TLS ({e}): use etcd:// for a plain-text member"
         )));
     }
     StorageError::AccessDenied(Cause::new(format!(
-        "etcd at {member}: TLS handshake failed: {text} (is ca= the CA that signed the \
+        "etcd at {member}: TLS handshake failed: {e} (is ca= the CA that signed the \
          members' certificates, and cert=/key= a certificate they trust?)"
     )))
 }

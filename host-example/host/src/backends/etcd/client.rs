@@ -1,13 +1,14 @@
 //! One etcd call over a cluster: the members tried in turn within the call's deadline,
 //! over plain HTTP or TLS, with an auth token that is renewed when etcd drops it.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::time::Instant;
 
-use super::answer::{Failure, answer_error, transport_error};
+use super::answer::{Chain, Failure, answer_error, transport_error};
 use super::auth::Credentials;
 use super::tls;
 use super::url::EtcdUrl;
@@ -29,10 +30,10 @@ pub(super) enum Replay {
 /// The longest pause between two passes over a cluster whose members all failed.
 const MAX_PAUSE: Duration = Duration::from_millis(500);
 
-/// An HTTP client for the members of one cluster.
+/// An HTTP client for the members of one cluster. Clones share its connections.
 #[derive(Debug, Clone)]
 pub(super) struct Client {
-    agent: ureq::Agent,
+    http: reqwest::Client,
     /// `http://host:port` or `https://host:port`, one per member.
     members: Vec<String>,
     /// The member tried first: the last one that answered, so that a healthy cluster
@@ -46,10 +47,39 @@ impl Client {
     /// A client for the cluster `url` names. Reads the TLS files and the password now,
     /// so that a missing file is reported when the storage opens; connects lazily.
     pub(super) fn new(url: &EtcdUrl) -> Result<Self, StorageError> {
-        let tls = url.tls.as_ref().map(tls::config).transpose()?;
+        let tls = url.tls.as_ref().map(tls::Settings::read).transpose()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let count = u32::try_from(url.endpoints.len())
+            .unwrap_or(u32::MAX)
+            .max(1);
+        let builder = reqwest::Client::builder()
+            // The members are the ones the URL names: an `HTTPS_PROXY` meant for other
+            // traffic must not quietly route checkpoints elsewhere.
+            .no_proxy()
+            // etcd never redirects; a redirect must not move a write elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            // HTTP/1.1, as on plain text, where the gateway serves nothing else: over
+            // HTTP/2 a connection that a member ends for want of a client certificate
+            // surfaces as a cancelled request, without TLS's reason.
+            .http1_only()
+            // A connect that fails is known not to have sent anything, so the call
+            // moves on to the next member even with a write. Inside a member's share
+            // of a first pass over the cluster, so that a member whose host is gone
+            // costs the connect timeout, not the call's deadline; a request that times
+            // out once connected may have been applied.
+            .connect_timeout(url.timeout.mul_f32(0.9) / count);
+        let builder = match tls {
+            Some(tls) => tls.apply(builder),
+            None => builder,
+        };
+        let http = builder.build().map_err(|e| {
+            StorageError::Io(Cause::with_source(
+                "could not set up the etcd client",
+                Chain(e),
+            ))
+        })?;
         Ok(Self {
-            agent: crate::backends::http::agent(url.timeout, tls),
+            http,
             members: url
                 .endpoints
                 .iter()
@@ -63,12 +93,13 @@ impl Client {
 
     /// POSTs `body` to `/v3/{method}` on the first member that answers, within the
     /// URL's timeout, and decodes the answer.
-    pub(super) fn call<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn call<T: for<'de> Deserialize<'de>>(
         &mut self,
         method: &str,
         body: &Value,
         replay: Replay,
     ) -> Result<T, StorageError> {
+        let_the_connections_catch_up().await;
         let deadline = Instant::now() + self.timeout;
         let count = self.members.len();
         // What each member last failed with, for the error if none answers.
@@ -85,7 +116,7 @@ impl Client {
                 // what is left, so that the others are still asked in time.
                 let share = remaining / u32::try_from(count - k).unwrap_or(u32::MAX);
                 let member = (self.first + k) % count;
-                match self.attempt(member, method, body, share) {
+                match self.attempt(member, method, body, share).await {
                     Ok(text) => {
                         self.first = member;
                         return self.decode(member, method, &text);
@@ -107,7 +138,7 @@ impl Client {
             let elapsed = pass_started.elapsed();
             let remaining = deadline.saturating_duration_since(Instant::now());
             if elapsed < pause {
-                thread::sleep((pause - elapsed).min(remaining));
+                tokio::time::sleep((pause - elapsed).min(remaining)).await;
             }
             pause = (pause * 2).min(MAX_PAUSE);
         }
@@ -116,7 +147,7 @@ impl Client {
 
     /// One try on one member, authenticating first if a token is needed, and once
     /// more if etcd says the token is no longer valid.
-    fn attempt(
+    async fn attempt(
         &mut self,
         member: usize,
         method: &str,
@@ -129,11 +160,14 @@ impl Client {
             let token = match &self.credentials {
                 Some(credentials) => Some(match credentials.token() {
                     Some(token) => token,
-                    None => self.authenticate(member, deadline)?,
+                    None => self.authenticate(member, deadline).await?,
                 }),
                 None => None,
             };
-            match self.post(member, method, body, token.as_deref(), deadline) {
+            match self
+                .post(member, method, body, token.as_deref(), deadline)
+                .await
+            {
                 // Tokens expire, and die with a restarted member: get a new one.
                 Err(Failure::TokenRejected(_)) if !renewed => {
                     renewed = true;
@@ -147,13 +181,14 @@ impl Client {
     }
 
     /// Gets a token for the credentials from `member` and keeps it for later calls.
-    fn authenticate(&mut self, member: usize, deadline: Instant) -> Result<String, Failure> {
+    async fn authenticate(&mut self, member: usize, deadline: Instant) -> Result<String, Failure> {
         let Some(credentials) = &self.credentials else {
             unreachable!("authenticate is called only with credentials")
         };
         let request = credentials.request();
         let text = self
             .post(member, "auth/authenticate", &request, None, deadline)
+            .await
             .map_err(|failure| super::auth::explain(failure, credentials.user()))?;
         let token = super::auth::token_from(&text).map_err(Failure::Final)?;
         if let Some(credentials) = &mut self.credentials {
@@ -162,8 +197,9 @@ impl Client {
         Ok(token)
     }
 
-    /// One HTTP request to one member; its answer's body, or why there is none.
-    fn post(
+    /// One HTTP request to one member, within what is left of `deadline`; its answer's
+    /// body, or why there is none.
+    async fn post(
         &self,
         member: usize,
         method: &str,
@@ -179,22 +215,20 @@ impl Client {
             ))));
         }
         let mut request = self
-            .agent
+            .http
             .post(format!("{address}/v3/{method}"))
-            .config()
-            .timeout_global(Some(limit))
-            // Strictly inside the limit, so that a connect that times out says so, and
-            // is known not to have sent anything.
-            .timeout_connect(Some(limit.mul_f32(0.9)))
-            .build()
-            .header("content-type", "application/json");
+            // Until the whole answer is in: a member that stops answering halfway
+            // costs no more than its share.
+            .timeout(limit)
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_string());
         if let Some(token) = token {
-            request = request.header("authorization", token);
+            request = request.header(AUTHORIZATION, token);
         }
-        let failed = |e: ureq::Error| transport_error(address, e);
-        let mut response = request.send(body.to_string()).map_err(failed)?;
+        let failed = |e: reqwest::Error| transport_error(address, e);
+        let response = request.send().await.map_err(failed)?;
         let status = response.status();
-        let text = response.body_mut().read_to_string().map_err(failed)?;
+        let text = response.text().await.map_err(failed)?;
         if status.is_success() {
             Ok(text)
         } else {
@@ -237,6 +271,17 @@ impl Client {
             each.join("; ")
         )))
     }
+}
+
+/// Lets tokio poll its I/O driver before a call takes a pooled connection, so that what
+/// the network said while this task did not run (a member that closed its end when it
+/// was killed or restarted) is known: a connection's task that finds its end closed
+/// before it writes the request hands it back, and hyper sends it on a new connection.
+/// Without this, where nothing ran meanwhile (a current-thread runtime between two
+/// calls), a write would go into the dead connection and be reported as perhaps
+/// applied.
+async fn let_the_connections_catch_up() {
+    tokio::task::yield_now().await;
 }
 
 /// A write's failure once it may have reached etcd: `Unavailable`, saying that the

@@ -74,6 +74,14 @@ impl FileConsumer {
         Ok(Self::on_log(Box::new(log), name))
     }
 
+    /// [`FileConsumer::open`] for a caller outside an asynchronous context (a
+    /// [`crate::blocking::BlockingManager`]'s): it blocks while it opens the log.
+    pub fn open_blocking(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let log = FileLog::open_blocking(path)?;
+        let name = log.path().display().to_string();
+        Ok(Self::on_log(Box::new(log), name))
+    }
+
     /// Appends acknowledgements to `log`, which `name` describes in messages (a path,
     /// or a URL).
     pub fn on_log(log: Box<dyn Log>, name: String) -> Self {
@@ -175,19 +183,21 @@ mod tests {
     use super::*;
 
     /// Each ack is one synced line; reopening appends instead of truncating.
-    #[test]
-    fn ack_appends_one_line_per_call_and_read_log_returns_them() {
+    #[tokio::test]
+    async fn ack_appends_one_line_per_call_and_read_log_returns_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("logs/acks.jsonl");
-        let mut consumer = FileConsumer::open(&path).unwrap();
+        let mut consumer = FileConsumer::open(&path).await.unwrap();
         assert_eq!(consumer.name(), path.display().to_string());
-        consumer.ack(&["a".into(), "b".into()]).unwrap();
-        consumer.ack(&[]).unwrap();
+        consumer.ack(&["a".into(), "b".into()]).await.unwrap();
+        consumer.ack(&[]).await.unwrap();
         drop(consumer);
         // Reopening appends rather than truncating.
         FileConsumer::open(&path)
+            .await
             .unwrap()
             .ack(&["c".into()])
+            .await
             .unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(
@@ -199,12 +209,17 @@ mod tests {
     }
 
     /// Ids are JSON-escaped, so any id stays on its line and reads back unchanged.
-    #[test]
-    fn ids_with_quotes_and_newlines_roundtrip() {
+    #[tokio::test]
+    async fn ids_with_quotes_and_newlines_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acks.jsonl");
         let ids: Vec<String> = vec!["say \"hi\"".into(), "two\nlines\r\n".into(), "\\\0é".into()];
-        FileConsumer::open(&path).unwrap().ack(&ids).unwrap();
+        FileConsumer::open(&path)
+            .await
+            .unwrap()
+            .ack(&ids)
+            .await
+            .unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap().lines().count(), 1);
         assert_eq!(FileConsumer::read_log(&path).unwrap(), [ids]);
     }
@@ -221,15 +236,15 @@ mod tests {
     }
 
     /// Acks appended after a crash's torn line stay readable.
-    #[test]
-    fn torn_tail_is_cut_so_later_acks_stay_readable() {
+    #[tokio::test]
+    async fn torn_tail_is_cut_so_later_acks_stay_readable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acks.jsonl");
         // As a crash mid-append leaves it.
         fs::write(&path, "{\"ids\":[\"a\"]}\n{\"ids\":[\"b\"").unwrap();
-        let mut consumer = FileConsumer::open(&path).unwrap();
-        consumer.ack(&["c".into()]).unwrap();
-        consumer.ack(&["d".into()]).unwrap();
+        let mut consumer = FileConsumer::open(&path).await.unwrap();
+        consumer.ack(&["c".into()]).await.unwrap();
+        consumer.ack(&["d".into()]).await.unwrap();
         let log = FileConsumer::read_log(&path).unwrap();
         assert_eq!(log, [vec!["a"], vec!["c"], vec!["d"]]);
     }
@@ -247,8 +262,8 @@ mod tests {
 
     /// A log that records offsets writes version 2 lines, reads back their offsets
     /// beside older lines, and its last entry is read from the end.
-    #[test]
-    fn offsets_are_recorded_in_version_2_lines_and_the_last_entry_is_read_from_the_end() {
+    #[tokio::test]
+    async fn offsets_are_recorded_in_version_2_lines_and_the_last_entry_is_read_from_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("acks.log");
         fs::write(&path, "{\"ids\":[\"a\"]}\n").unwrap();
@@ -258,10 +273,11 @@ mod tests {
         );
         let offset = Arc::new(AtomicU64::new(0));
         let mut consumer = FileConsumer::open(&path)
+            .await
             .unwrap()
             .recording_offsets(offset.clone());
         offset.store(7, Ordering::Release);
-        consumer.ack(&["b".into()]).unwrap();
+        consumer.ack(&["b".into()]).await.unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(
             text.ends_with("{\"v\":2,\"offset\":7,\"ids\":[\"b\"]}\n"),

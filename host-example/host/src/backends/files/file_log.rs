@@ -27,8 +27,13 @@ impl FileLog {
     /// torn last line), on the blocking pool.
     pub async fn open(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
         let path = path.into();
-        let opening = path.clone();
-        let log = off_executor("opening a log", move || AppendLog::open(opening)).await?;
+        off_executor("opening a log", move || Self::open_blocking(path)).await
+    }
+
+    /// [`FileLog::open`] for a caller outside an asynchronous context: it blocks.
+    pub fn open_blocking(path: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let path = path.into();
+        let log = AppendLog::open(&path)?;
         Ok(Self {
             len: log.len(),
             log: Arc::new(Mutex::new(log)),

@@ -1,7 +1,8 @@
-//! A connection to one Redis server, with timeouts on every call, that reconnects on
-//! the next call after the server went away.
+//! An asynchronous connection to one Redis server, with timeouts on every call, that
+//! reconnects on the next call after the server went away.
 
-use redis::{ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, ErrorKind, FromRedisValue, RedisError, ServerErrorKind};
 use thiserror::Error;
 
 use super::url::{PASSWORD_ENV, RedisStreamUrl};
@@ -43,17 +44,21 @@ fn unavailable(e: &RedisError) -> bool {
         )
 }
 
-/// A client connection to the server a [`RedisStreamUrl`] names.
+/// A client connection to the server a [`RedisStreamUrl`] names, on tokio: one
+/// multiplexed connection, whose every call is bounded by the URL's timeout.
+///
+/// Calls take `&mut self`: a connection serves one caller at a time, in order, as the
+/// pipeline's reads, appends and acknowledgements need.
 pub struct RedisConnection {
     url: RedisStreamUrl,
     client: redis::Client,
-    connection: Option<redis::Connection>,
+    connection: Option<MultiplexedConnection>,
 }
 
 impl RedisConnection {
     /// Connects, with the URL's timeout on connecting and on every call, the password
     /// (if any) from [`PASSWORD_ENV`].
-    pub fn open(url: &RedisStreamUrl) -> Result<Self, RedisCallError> {
+    pub async fn open(url: &RedisStreamUrl) -> Result<Self, RedisCallError> {
         let password = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
         let client = redis::Client::open(url.connection_url(password.as_deref()))
             .map_err(|source| call_error(url, "connecting", source))?;
@@ -62,7 +67,7 @@ impl RedisConnection {
             client,
             connection: None,
         };
-        opened.connection()?;
+        opened.connection().await?;
         Ok(opened)
     }
 
@@ -74,72 +79,85 @@ impl RedisConnection {
     /// Runs `command`, connecting again first if the last call lost the connection.
     /// `what` names the call in an error. Nothing is retried here: only the caller
     /// knows whether its command may run twice (see [`Self::idempotent`]).
-    pub fn query<T: FromRedisValue>(
+    pub async fn query<T: FromRedisValue>(
         &mut self,
         what: &str,
         command: &redis::Cmd,
     ) -> Result<T, RedisCallError> {
-        let result = command.query(self.connection()?);
-        self.settle(what, result)
+        self.call(what, Call::Command(command)).await
     }
 
     /// Runs `pipeline` in one round trip, as [`Self::query`].
-    pub fn query_pipeline<T: FromRedisValue>(
+    pub async fn query_pipeline<T: FromRedisValue>(
         &mut self,
         what: &str,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisCallError> {
-        let result = pipeline.query(self.connection()?);
-        self.settle(what, result)
+        self.call(what, Call::Pipeline(pipeline)).await
     }
 
     /// Runs a Lua script invocation, as [`Self::query`].
-    pub fn invoke<T: FromRedisValue>(
+    pub async fn invoke<T: FromRedisValue>(
         &mut self,
         what: &str,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisCallError> {
-        let result = invocation.invoke(self.connection()?);
-        self.settle(what, result)
+        self.call(what, Call::Script(invocation)).await
     }
 
-    /// Runs `calls`, and once more on a fresh connection if they failed as
-    /// unavailable: for calls that may run twice (`XACK`, reads, appends that skip
-    /// what is there). Besides a server that came back, this rides out `EINTR`: on
-    /// Linux a socket call with a timeout fails so when its process is stopped and
-    /// continued, whether or not the command ran.
-    pub fn idempotent<T>(
+    /// Runs `call`, and once more on a fresh connection if it failed as unavailable:
+    /// for calls that may run twice (`XACK`, reads, appends that skip what is there),
+    /// so that a server that came back, or a connection it closed while idle, costs no
+    /// error. `call` is a command, a pipeline or a script invocation:
+    /// `connection.idempotent("XLEN", &xlen).await`.
+    pub async fn idempotent<'c, T: FromRedisValue>(
         &mut self,
-        mut calls: impl FnMut(&mut Self) -> Result<T, RedisCallError>,
+        what: &str,
+        call: impl Into<Call<'c>>,
     ) -> Result<T, RedisCallError> {
-        match calls(self) {
+        let call = call.into();
+        match self.call(what, call).await {
             Err(e) if e.is_unavailable() => {
                 self.connection = None;
-                calls(self)
+                self.call(what, call).await
             }
             result => result,
         }
     }
 
-    fn connection(&mut self) -> Result<&mut redis::Connection, RedisCallError> {
+    async fn call<T: FromRedisValue>(
+        &mut self,
+        what: &str,
+        call: Call<'_>,
+    ) -> Result<T, RedisCallError> {
+        let connection = self.connection().await?;
+        let result = match call {
+            Call::Command(command) => command.query_async(connection).await,
+            Call::Pipeline(pipeline) => pipeline.query_async(connection).await,
+            Call::Script(invocation) => invocation.invoke_async(connection).await,
+        };
+        self.settle(what, result)
+    }
+
+    async fn connection(&mut self) -> Result<&mut MultiplexedConnection, RedisCallError> {
         if self.connection.is_none() {
             let timeout = self.url.timeout;
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout));
             let connection = self
                 .client
-                .get_connection_with_timeout(timeout)
-                .and_then(|c| {
-                    c.set_read_timeout(Some(timeout))?;
-                    c.set_write_timeout(Some(timeout))?;
-                    Ok(c)
-                })
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
                 .map_err(|source| call_error(&self.url, "connecting", source))?;
             self.connection = Some(connection);
         }
         Ok(self.connection.as_mut().expect("connected above"))
     }
 
-    /// A call's result; a connection the call lost (or timed out on: its reply may
-    /// still come, and would answer the next call) is dropped, to be made again.
+    /// A call's result; a connection the call lost (or timed out on) is dropped, to be
+    /// made again: after a timeout the server may be gone, and a fresh connection
+    /// finds out within one timeout rather than queueing behind the late reply.
     fn settle<T>(
         &mut self,
         what: &str,
@@ -151,6 +169,37 @@ impl RedisConnection {
             }
             call_error(&self.url, what, source)
         })
+    }
+}
+
+/// One request to Redis, for [`RedisConnection::idempotent`]: each converts from a
+/// reference to what it runs.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub enum Call<'c> {
+    /// A command (`redis::cmd("XACK")…`).
+    Command(&'c redis::Cmd),
+    /// Commands in one round trip.
+    Pipeline(&'c redis::Pipeline),
+    /// A Lua script with its keys and arguments.
+    Script(&'c redis::ScriptInvocation<'c>),
+}
+
+impl<'c> From<&'c redis::Cmd> for Call<'c> {
+    fn from(command: &'c redis::Cmd) -> Self {
+        Self::Command(command)
+    }
+}
+
+impl<'c> From<&'c redis::Pipeline> for Call<'c> {
+    fn from(pipeline: &'c redis::Pipeline) -> Self {
+        Self::Pipeline(pipeline)
+    }
+}
+
+impl<'c> From<&'c redis::ScriptInvocation<'c>> for Call<'c> {
+    fn from(invocation: &'c redis::ScriptInvocation<'c>) -> Self {
+        Self::Script(invocation)
     }
 }
 

@@ -1,7 +1,5 @@
 //! [`RedisStreamConsumer`]: acknowledgements as `XACK` on a stream's consumer group.
 
-use std::sync::{Arc, Mutex};
-
 use crate::error::{AckError, Fault};
 use crate::{AckResult, Consumer};
 
@@ -13,24 +11,19 @@ use super::{RedisCallError, RedisConnection, RedisStreamUrl};
 /// call connects again). Anything Redis refuses (an id that is not a stream id, a
 /// group that does not exist, a key that is not a stream): `rejected`, with Redis's
 /// words.
-///
-/// The connection blocks: each ack runs on tokio's blocking pool, which alone takes the
-/// connection's lock.
 pub struct RedisStreamConsumer {
-    connection: Arc<Mutex<RedisConnection>>,
+    connection: RedisConnection,
 }
 
 impl RedisStreamConsumer {
     /// A consumer of the stream and group `url` names, connected.
-    pub fn open(url: &RedisStreamUrl) -> Result<Self, RedisCallError> {
-        Ok(Self::new(RedisConnection::open(url)?))
+    pub async fn open(url: &RedisStreamUrl) -> Result<Self, RedisCallError> {
+        Ok(Self::new(RedisConnection::open(url).await?))
     }
 
     /// A consumer over an open connection.
     pub fn new(connection: RedisConnection) -> Self {
-        Self {
-            connection: Arc::new(Mutex::new(connection)),
-        }
+        Self { connection }
     }
 }
 
@@ -39,25 +32,15 @@ impl Consumer for RedisStreamConsumer {
         if ids.is_empty() {
             return Ok(());
         }
-        let (connection, ids) = (self.connection.clone(), ids.to_vec());
-        let acked = tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(|p| p.into_inner());
-            let url = connection.url();
-            let mut xack = redis::cmd("XACK");
-            xack.arg(&url.stream).arg(&url.group).arg(&ids);
-            // XACK may run twice: an id acknowledged already counts 0.
-            connection.idempotent(|connection| connection.query::<u64>("XACK", &xack))
-        })
-        .await;
+        let url = self.connection.url();
+        let mut xack = redis::cmd("XACK");
+        xack.arg(&url.stream).arg(&url.group).arg(ids);
+        // XACK may run twice: an id acknowledged already counts 0.
+        let acked = self.connection.idempotent::<u64>("XACK", &xack).await;
         match acked {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_unavailable() => {
-                Err(Fault::Error(AckError::Unavailable(e.to_string())))
-            }
-            Ok(Err(e)) => Err(Fault::Error(AckError::Rejected(e.to_string()))),
-            Err(e) => Err(Fault::Error(AckError::Unavailable(format!(
-                "the XACK's blocking task did not finish: {e}"
-            )))),
+            Ok(_) => Ok(()),
+            Err(e) if e.is_unavailable() => Err(Fault::Error(AckError::Unavailable(e.to_string()))),
+            Err(e) => Err(Fault::Error(AckError::Rejected(e.to_string()))),
         }
     }
 }

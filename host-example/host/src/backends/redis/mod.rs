@@ -15,6 +15,6 @@ mod consumer;
 mod url;
 
 pub use ::redis;
-pub use connection::{RedisCallError, RedisConnection};
+pub use connection::{Call, RedisCallError, RedisConnection};
 pub use consumer::RedisStreamConsumer;
 pub use url::{DEFAULT_GROUP, DEFAULT_TIMEOUT, InvalidRedisUrl, PASSWORD_ENV, RedisStreamUrl};

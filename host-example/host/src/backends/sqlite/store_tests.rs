@@ -15,7 +15,7 @@ fn each_put_in_one_group_gets_its_own_result() {
         known: super::super::ops::Known::new(1),
     };
     let put = |tenant: usize, expected| {
-        let (reply, answer) = mpsc::sync_channel(1);
+        let (reply, answer) = oneshot::channel();
         let op = Op::Put {
             key: format!("tenant-{tenant}/pipeline/checkpoint.json"),
             value: format!("{{\"offset\":{tenant}}}"),
@@ -61,7 +61,7 @@ fn each_put_in_one_group_gets_its_own_result() {
 fn a_second_opener_is_refused_while_the_database_is_open() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("one.db");
-    let store = Store::shared(&path, false).unwrap();
+    let store = Store::open(&path, false).unwrap();
     let refused = open_connection(&path, false).unwrap_err();
     assert!(
         matches!(refused, StorageError::Unavailable(_))
