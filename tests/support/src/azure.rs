@@ -114,6 +114,16 @@ impl AzureServer {
         vec![("azure_storage_account_key", ACCOUNT_KEY.to_owned())]
     }
 
+    /// Sends `signal` (`STOP`, `CONT`) to the emulator's process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the emulator runs").id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
+    }
+
     /// Creates `container`.
     pub fn create_container(&self, container: &str) {
         let status = signed(

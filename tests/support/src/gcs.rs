@@ -17,7 +17,11 @@
 //! and answers with the `ETag` and `x-goog-generation` that GCS gives. Every other
 //! request (GET, HEAD) goes to the emulator as it came; a 404 for a missing bucket is
 //! answered as GCS's XML API answers it, `NoSuchBucket`. The front never answers a
-//! write with success unless the emulator stored it.
+//! write with success unless the emulator stored it. It applies requests one at a time
+//! in the order it accepted them (see [`crate::http_fronts::serve_in_order`]): a
+//! write that a killed client had sent lands before a test's read that follows the
+//! kill, as a write in flight at a cloud lands before a later read. With one request
+//! at a time, the emulator's own atomicity is not what the race tests exercise there.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -26,7 +30,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::http_fronts::{Request, closing, serve};
+use crate::http_fronts::{Request, closing, serve_in_order};
 use crate::server::{free_port, wait_until_ready};
 
 /// The service account's private key: the emulator needs none (`disable_oauth`), but
@@ -95,7 +99,9 @@ impl GcsServer {
             }
         }
         assert!(child.is_some(), "fake-gcs-server did not start");
-        let front = serve(move |request, client| front(port, request, client));
+        let front = serve_in_order(Duration::from_secs(5), move |request, client| {
+            front(port, request, client)
+        });
         Some(GcsServer {
             child,
             dir,
@@ -145,9 +151,10 @@ impl GcsServer {
         vec![("google_service_account", path.display().to_string())]
     }
 
-    /// The object's bytes, straight from the emulator; `None` if it is missing.
+    /// The object's bytes, read through the front (so after every write it received
+    /// before); `None` if it is missing.
     pub fn object(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
-        let (status, _, body) = raw(self.port, "GET", &format!("/{bucket}/{key}"), &[], b"")?;
+        let (status, _, body) = raw(self.front, "GET", &format!("/{bucket}/{key}"), &[], b"")?;
         (status == 200).then_some(body)
     }
 
@@ -165,6 +172,16 @@ impl GcsServer {
             matches!(status, Some(200 | 204)),
             "deleting {key}: {status:?}"
         );
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the emulator's process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the emulator runs").id();
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {pid}");
     }
 
     /// `STORAGE_EMULATOR_HOST` for Google's own clients, which talk to the emulator.

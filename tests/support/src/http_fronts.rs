@@ -176,3 +176,39 @@ pub fn flaky_proxy(upstream_port: u16, failures: usize) -> u16 {
         }
     })
 }
+
+/// [`serve`], but applying requests one at a time in the order their connections were
+/// accepted (each read on its own thread first, for at most `read_within`, so that a
+/// client frozen mid-request holds up the others no longer than that). A request sent
+/// before a client was killed is then applied before any request that a test sends
+/// after the kill, as a store whose writes land in order would; the test's read sees
+/// the write the killed client had in flight. Returns the port.
+pub fn serve_in_order(
+    read_within: std::time::Duration,
+    handle: impl Fn(Request, &mut TcpStream) + Send + Sync + 'static,
+) -> u16 {
+    use std::sync::{Arc, Condvar, Mutex};
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let port = listener.local_addr().expect("an address").port();
+    let handle = Arc::new(handle);
+    let turn = Arc::new((Mutex::new(0u64), Condvar::new()));
+    thread::spawn(move || {
+        for (ticket, mut stream) in (0u64..).zip(listener.incoming().flatten()) {
+            let (handle, turn) = (handle.clone(), turn.clone());
+            thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(read_within));
+                let request = read_request(&stream);
+                let (next, moved) = &*turn;
+                let mut next = moved
+                    .wait_while(next.lock().unwrap(), |next| *next != ticket)
+                    .unwrap();
+                if let Some(request) = request {
+                    handle(request, &mut stream);
+                }
+                *next += 1;
+                moved.notify_all();
+            });
+        }
+    });
+    port
+}

@@ -9,6 +9,14 @@ use crate::azure::AzureServer;
 use crate::gcs::GcsServer;
 use crate::s3::S3Server;
 
+/// The environment a child process (the CLI) finds every emulator's credentials in:
+/// S3's access key, secret and session token, and Azurite's account key.
+pub fn credentials_env() -> Vec<(&'static str, &'static str)> {
+    let mut env = crate::s3::credentials_env().to_vec();
+    env.push(("AZURE_STORAGE_ACCOUNT_KEY", crate::azure::ACCOUNT_KEY));
+    env
+}
+
 /// Every cloud, for tests that run on each.
 pub const CLOUDS: [Cloud; 3] = [Cloud::S3, Cloud::Gcs, Cloud::Azure];
 
@@ -74,6 +82,42 @@ impl ObjectServer {
     pub fn url(&self, bucket: &str, prefix: &str) -> String {
         self.create_bucket(bucket);
         self.url_at(self.port(), bucket, prefix)
+    }
+
+    /// [`ObjectServer::url_at`] for the CLI, which takes its credentials from the
+    /// environment ([`credentials_env`]): on GCS the service account file, which is
+    /// no secret but names the emulator's settings, goes in the URL.
+    pub fn cli_url_at(&self, port: u16, bucket: &str, prefix: &str) -> String {
+        let url = self.url_at(port, bucket, prefix);
+        match self {
+            Self::Gcs(gcs) => format!("{url}&google_service_account={}", gcs.settings()[0].1),
+            _ => url,
+        }
+    }
+
+    /// [`ObjectServer::cli_url_at`] on the server's own port, the bucket created.
+    pub fn cli_url(&self, bucket: &str, prefix: &str) -> String {
+        self.create_bucket(bucket);
+        self.cli_url_at(self.port(), bucket, prefix)
+    }
+
+    /// Freezes the emulator (SIGSTOP): connections are accepted by the kernel and
+    /// never answered, as by a server that hangs.
+    pub fn freeze(&self) {
+        match self {
+            Self::S3(s3) => s3.freeze(),
+            Self::Gcs(gcs) => gcs.signal("STOP"),
+            Self::Azure(azure) => azure.signal("STOP"),
+        }
+    }
+
+    /// Thaws a frozen emulator (SIGCONT).
+    pub fn thaw(&self) {
+        match self {
+            Self::S3(s3) => s3.thaw(),
+            Self::Gcs(gcs) => gcs.signal("CONT"),
+            Self::Azure(azure) => azure.signal("CONT"),
+        }
     }
 
     /// The credentials a storage opens with, as `object_store` settings.

@@ -7,7 +7,7 @@
 //! - `s3`, `gcs`, `azure`: [`object_storage::ObjectStorage`], records as objects in
 //!   Amazon S3 (or an S3-compatible store), Google Cloud Storage or Azure Blob Storage,
 //!   through `object_store`; `s3://BUCKET/PREFIX?endpoint=URL&region=R`,
-//!   `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX?account=A`.
+//!   `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX?account_name=A`.
 //! - `sqlite`: [`sqlite::SqliteStorage`], records (and a pipeline's logs) in one SQLite
 //!   database shared by every tenant, whose concurrent writes share one durable
 //!   commit; `sqlite://PATH`.
@@ -147,7 +147,7 @@ const SCHEMES: &[&str] = &[
     #[cfg(feature = "gcs")]
     "gs://BUCKET/PREFIX",
     #[cfg(feature = "azure")]
-    "az://CONTAINER/PREFIX?account=A",
+    "az://CONTAINER/PREFIX?account_name=A",
     #[cfg(feature = "sqlite")]
     "sqlite://PATH",
 ];
@@ -248,7 +248,7 @@ mod tests {
             "etcd://h:1/p",
             "s3://bucket/prefix?endpoint=http://127.0.0.1:9000",
             "gs://bucket_1/prefix?endpoint=http://127.0.0.1:4443",
-            "az://container/prefix?account=acct&endpoint=http://127.0.0.1:10000/acct",
+            "az://container/prefix?account_name=acct&endpoint=http://127.0.0.1:10000/acct",
         ] {
             assert!(text.parse::<StorageLocation>().is_ok(), "{text}");
         }
@@ -269,7 +269,7 @@ mod tests {
             ("gcs://bucket/p", "unknown scheme \"gcs\""),
             ("az://C/p", "no bucket of lowercase"),
             ("az://container/p?sas_token=x", "never taken from the URL"),
-            ("gs://bucket/p?region=eu", "gs:// has none"),
+            ("gs://bucket/p?region=eu", "unknown parameter"),
         ] {
             let err = text.parse::<StorageLocation>().expect_err(text);
             assert!(err.to_string().contains(why), "{text:?}: {err}");
