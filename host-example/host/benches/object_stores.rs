@@ -8,7 +8,7 @@
 //! emulator's, not a provider's durability or a network's round trip, which dominate
 //! in a real bucket. The emulators are started like the tests start theirs; a cloud
 //! whose emulator is missing is left out. Run with
-//! `cargo bench -p pipeline-checkpoint-host --bench object_stores`.
+//! `cargo bench -p pipeline-checkpoint-host --features s3,gcs,azure --bench object_stores`.
 
 use std::hint::black_box;
 use std::path::Path;

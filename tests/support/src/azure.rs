@@ -313,7 +313,11 @@ fn dechunk(head: &[u8], body: &[u8]) -> Vec<u8> {
 /// `azurite-blob`: `AZURITE_BLOB`, else installed once under cargo's target directory.
 fn azurite_blob() -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("AZURITE_BLOB") {
-        return Ok(path.into());
+        let path = PathBuf::from(path);
+        return match path.is_file() {
+            true => Ok(path),
+            false => Err(format!("AZURITE_BLOB names no file: {}", path.display())),
+        };
     }
     // One install at a time in this process; the tests that start Azurite wait for it.
     static INSTALL: Mutex<()> = Mutex::new(());

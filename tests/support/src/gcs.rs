@@ -45,7 +45,7 @@ pub struct GcsServer {
     child: Option<Child>,
     dir: tempfile::TempDir,
     /// The emulator's port.
-    port: u16,
+    emulator: u16,
     /// The front's port: the one storages talk to.
     front: u16,
 }
@@ -105,7 +105,7 @@ impl GcsServer {
         Some(GcsServer {
             child,
             dir,
-            port,
+            emulator: port,
             front,
         })
     }
@@ -120,7 +120,7 @@ impl GcsServer {
         let body = format!("{{\"name\":\"{bucket}\"}}");
         let headers = [("Content-Type", "application/json")];
         let (status, _, _) = raw(
-            self.port,
+            self.emulator,
             "POST",
             "/storage/v1/b?project=test",
             &headers,
@@ -160,14 +160,14 @@ impl GcsServer {
 
     /// Stores `value` under `key`, unconditionally, behind the storage's back.
     pub fn put_object(&self, bucket: &str, key: &str, value: &[u8]) {
-        let (status, _) = upload(self.port, bucket, key, value, None);
+        let (status, _) = upload(self.emulator, bucket, key, value, None);
         assert_eq!(status, 200, "putting {key}");
     }
 
     /// Deletes `key` behind the storage's back.
     pub fn delete_object(&self, bucket: &str, key: &str) {
         let path = format!("/storage/v1/b/{bucket}/o/{}", key.replace('/', "%2F"));
-        let status = raw(self.port, "DELETE", &path, &[], b"").map(|(s, _, _)| s);
+        let status = raw(self.emulator, "DELETE", &path, &[], b"").map(|(s, _, _)| s);
         assert!(
             matches!(status, Some(200 | 204)),
             "deleting {key}: {status:?}"
@@ -186,7 +186,7 @@ impl GcsServer {
 
     /// `STORAGE_EMULATOR_HOST` for Google's own clients, which talk to the emulator.
     pub fn emulator_host(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://127.0.0.1:{}", self.emulator)
     }
 }
 
@@ -202,7 +202,7 @@ impl Drop for GcsServer {
 /// The fake-gcs-server binary: `FAKE_GCS_SERVER`, else the wrapper package's.
 fn binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("FAKE_GCS_SERVER") {
-        return Some(path.into());
+        return Some(PathBuf::from(path)).filter(|path| path.is_file());
     }
     let python = std::env::var_os("GCS_PYTHON").unwrap_or_else(|| "python3".into());
     let out = Command::new(python)
