@@ -1,27 +1,22 @@
 //! `ObjectStorage` against each cloud's emulator (moto for S3, fake-gcs-server behind
 //! our front for GCS, Azurite for Azure): the conditional write, a race of writers, the
-//! component's ordering and fencing on top of it, the probe, retries, the error
-//! mapping, and the record as the cloud's own Python client reads it. Each property is
-//! one test body, run on every cloud (`object_storage::s3::…`, `::gcs::…`, `::azure::…`).
+//! component's ordering and fencing on top of it, the probe, retries and the error
+//! mapping (`failures.rs`), and the record as the cloud's own Python client reads it.
+//! Each property is one test body, run on every cloud (`object_storage::s3::…`,
+//! `::gcs::…`, `::azure::…`).
 
-use std::net::TcpListener;
 use std::sync::Arc;
 
 use pipeline_checkpoint_host::backends::object_storage::{Cloud, Probe};
 use pipeline_checkpoint_host::storage::Expected;
-use pipeline_checkpoint_host::{
-    DynStorage, Fault, ObjectStorage, Storage, StorageError, StorageExt,
-};
-use pipeline_checkpoint_test_support::http_fronts::{canned_server, flaky_proxy};
+use pipeline_checkpoint_host::{DynStorage, Fault, Storage, StorageError, StorageExt};
 use pipeline_checkpoint_test_support::object_stores::ObjectServer;
 
 use crate::store_properties::{
     assert_a_manager_is_fenced_once_a_new_manager_takes_over,
     assert_acks_happen_only_once_the_new_offset_is_stored,
 };
-use crate::support::{
-    KEY, Recorder, assert_a_write_over_it_is_corrupt_record, ids, offset_in, python, runtime,
-};
+use crate::support::{KEY, Recorder, ids, offset_in, python, runtime};
 
 /// Runs each named body on each cloud, as `s3::NAME`, `gcs::NAME` and `azure::NAME`.
 macro_rules! on_each_cloud {
@@ -56,6 +51,12 @@ on_each_cloud!(
     failures_map_to_storage_error_cases_and_never_show_credentials,
     records_are_the_seeds_json_both_ways_with_the_clouds_python_client,
 );
+
+mod failures;
+use failures::{
+    a_5xx_answer_is_retried_and_the_write_lands_once,
+    failures_map_to_storage_error_cases_and_never_show_credentials,
+};
 
 const OBJECT: &str = "pipeline/checkpoint.json";
 
@@ -254,170 +255,6 @@ async fn the_probe_refuses_a_store_that_ignores_conditional_writes(cloud: Object
             .unwrap(),
         b"stale"
     );
-}
-
-/// A store that answers a write with 503 once is asked again (object_store's retry
-/// with backoff) and the write lands, once; with retries=0 the 503 is `unavailable`
-/// and nothing is written.
-async fn a_5xx_answer_is_retried_and_the_write_lands_once(cloud: ObjectServer) {
-    cloud.create_bucket("retry-bucket");
-    let flaky = flaky_proxy(cloud.port(), 1);
-    let mut storage = cloud
-        .open_read_only(&cloud.url_at(flaky, "retry-bucket", "r"))
-        .unwrap();
-    let version = storage
-        .put(KEY, "through a 503", Expected::Absent)
-        .await
-        .unwrap();
-    let stored = storage.get(KEY).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.value.as_str(), stored.version),
-        ("through a 503", version)
-    );
-
-    let flaky = flaky_proxy(cloud.port(), 1);
-    let url = format!("{}&retries=0", cloud.url_at(flaky, "retry-bucket", "none"));
-    let mut storage = cloud.open_read_only(&url).unwrap();
-    let put = storage.put(KEY, "never", Expected::Absent).await;
-    assert!(
-        matches!(&put, Err(Fault::Error(StorageError::Unavailable(_)))),
-        "{put:?}"
-    );
-    assert_eq!(
-        cloud.object("retry-bucket", &format!("none/{OBJECT}")),
-        None
-    );
-}
-
-/// Each failure of the store is its storage-error case, with the cloud's answer; none
-/// of the texts, nor the storage's Debug, carries a secret of the credentials.
-async fn failures_map_to_storage_error_cases_and_never_show_credentials(cloud: ObjectServer) {
-    let mut texts = Vec::new();
-    let read_only = |port: u16| {
-        cloud
-            .open_read_only(&cloud.url_at(port, "any-bucket", "p"))
-            .unwrap()
-    };
-    // A 409 answers a conditional PUT when another one of the key is in flight: the put
-    // is a conflict (a replacement is retried first); to a GET it means nothing known.
-    for (status, code, cases) in [
-        (403, "AccessDenied", ["access-denied"; 2]),
-        (401, "Unauthorized", ["access-denied"; 2]),
-        (503, "SlowDown", ["unavailable"; 2]),
-        (500, "InternalError", ["unavailable"; 2]),
-        (429, "TooManyRequests", ["unavailable"; 2]),
-        (409, "ConditionalRequestConflict", ["io", "conflict"]),
-        (400, "InvalidRequest", ["io"; 2]),
-    ] {
-        let body = format!("<Error><Code>{code}</Code><Message>canned</Message></Error>");
-        let mut storage = read_only(canned_server(status, Box::leak(body.into_boxed_str())));
-        check_cases(&mut storage, cases, code, &mut texts).await;
-    }
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    check_cases(
-        &mut read_only(closed),
-        ["unavailable"; 2],
-        "a closed port",
-        &mut texts,
-    )
-    .await;
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = silent.local_addr().unwrap().port();
-    let quick = format!(
-        "{}&timeout_ms=500&retries=1",
-        cloud
-            .url_at(port, "any-bucket", "p")
-            .replace("&timeout_ms=2000", "")
-    );
-    let mut quick = cloud.open_read_only(&quick).unwrap();
-    check_cases(
-        &mut quick,
-        ["unavailable"; 2],
-        "a silent server",
-        &mut texts,
-    )
-    .await;
-    check_cases(
-        &mut read_only(cloud.port()),
-        ["io"; 2],
-        "a missing bucket",
-        &mut texts,
-    )
-    .await;
-    // A replacement in a missing bucket is no conflict: the bucket is gone.
-    let missing_bucket = match cloud.cloud() {
-        Cloud::Azure => "ContainerNotFound",
-        _ => "NoSuchBucket",
-    };
-    let put = read_only(cloud.port())
-        .put(KEY, "v", Expected::Version(7))
-        .await;
-    assert!(
-        matches!(&put, Err(Fault::Error(StorageError::Io(why))) if why.to_string().contains(missing_bucket)),
-        "{put:?}"
-    );
-    let missing = cloud
-        .open(&cloud.url_at(cloud.port(), "no-such-bucket", "p"))
-        .await
-        .unwrap_err();
-    assert!(missing.to_string().contains(missing_bucket), "{missing}");
-    texts.push(format!("{missing} {missing:?}"));
-
-    cloud.create_bucket("data-bucket");
-    cloud.put_object(
-        "data-bucket",
-        &format!("bytes/{OBJECT}"),
-        b"{\"offset\": \xff}",
-    );
-    cloud.put_object(
-        "data-bucket",
-        &format!("huge/{OBJECT}"),
-        &vec![b'7'; 2 << 20],
-    );
-    for prefix in ["bytes", "huge"] {
-        let mut storage = cloud.open(&cloud.url("data-bucket", prefix)).await.unwrap();
-        let got = storage.get(KEY).await;
-        assert!(
-            matches!(&got, Err(Fault::Error(StorageError::InvalidData(_)))),
-            "{prefix}: {got:?}"
-        );
-        assert_a_write_over_it_is_corrupt_record(storage, prefix).await;
-    }
-    let bytes = cloud
-        .object("data-bucket", &format!("bytes/{OBJECT}"))
-        .unwrap();
-    assert_eq!(bytes, b"{\"offset\": \xff}");
-    texts.push(format!("{:?}", cloud.storage("data-bucket", "debug").await));
-    for text in &texts {
-        for secret in cloud.secrets() {
-            assert!(!text.contains(secret), "a credential shows in: {text}");
-        }
-    }
-    drop(silent);
-}
-
-/// A get and a put on `storage` fail with `cases`; their texts go to `texts`.
-async fn check_cases(
-    storage: &mut ObjectStorage,
-    cases: [&str; 2],
-    what: &str,
-    texts: &mut Vec<String>,
-) {
-    let got = storage.get(KEY).await.map(drop);
-    let put = storage.put(KEY, "v", Expected::Absent).await.map(drop);
-    for (result, case) in [got, put].into_iter().zip(cases) {
-        match result {
-            Err(Fault::Error(e)) => {
-                assert_eq!(e.case(), case, "{what}: {e}");
-                texts.push(format!("{e} {e:?}"));
-            }
-            other => panic!("{what}: {other:?}"),
-        }
-    }
 }
 
 /// The record in the bucket is the seed's JSON, which the cloud's own Python client
