@@ -21,7 +21,8 @@ use pipeline_checkpoint_test_support::block_on;
 use crate::etcd_server::EtcdServer;
 use crate::observer::{Observation, Observer};
 use crate::seeded::{Rng, seed};
-use pipeline_checkpoint_test_support::s3::S3Server;
+use pipeline_checkpoint_host::backends::object_storage::Cloud;
+use pipeline_checkpoint_test_support::object_stores::ObjectServer;
 
 /// Messages per batch: each batch is one sink append, one checkpoint, one ack.
 pub(crate) const BATCH: u64 = 100;
@@ -66,19 +67,37 @@ fn kill_9_with_etcd_storage_never_acks_ahead_of_durability_nor_loses_messages() 
 #[test]
 fn kill_9_with_s3_storage_never_acks_ahead_of_durability_nor_loses_messages() {
     let test = "kill_9_with_s3_storage_never_acks_ahead_of_durability_nor_loses_messages";
-    if let Some(s3) = S3Server::start(test) {
-        s3.create_bucket("crash-loop");
-        crash_loop(20, Records::S3(&s3));
-    }
+    object_crash_loop(Cloud::S3, test, 20);
+}
+
+/// The same property with the checkpoint in a GCS bucket (`--storage gs://…`,
+/// fake-gcs-server behind the tests' front).
+#[test]
+fn kill_9_with_gcs_storage_never_acks_ahead_of_durability_nor_loses_messages() {
+    let test = "kill_9_with_gcs_storage_never_acks_ahead_of_durability_nor_loses_messages";
+    object_crash_loop(Cloud::Gcs, test, 20);
+}
+
+/// The same property with the checkpoint in an Azure container (`--storage az://…`,
+/// Azurite).
+#[test]
+fn kill_9_with_azure_storage_never_acks_ahead_of_durability_nor_loses_messages() {
+    let test = "kill_9_with_azure_storage_never_acks_ahead_of_durability_nor_loses_messages";
+    object_crash_loop(Cloud::Azure, test, 20);
 }
 
 /// The S3 crash loop across 1,000 kills (or `CRASH_LOOP_KILLS`).
 #[test]
 #[ignore = "minutes long; run with --ignored, CRASH_LOOP_KILLS=N to change the count"]
 fn crash_loop_long_s3() {
-    if let Some(s3) = S3Server::start("crash_loop_long_s3") {
-        s3.create_bucket("crash-loop");
-        crash_loop(kills_from_env(), Records::S3(&s3));
+    object_crash_loop(Cloud::S3, "crash_loop_long_s3", kills_from_env());
+}
+
+/// The crash loop with the record in `cloud`'s emulator, `kills` times.
+fn object_crash_loop(cloud: Cloud, test: &str, kills: usize) {
+    if let Some(server) = ObjectServer::start(cloud, test) {
+        server.create_bucket("crash-loop");
+        crash_loop(kills, Records::Objects(&server));
     }
 }
 
@@ -110,8 +129,8 @@ enum Records<'a> {
     Files,
     /// In this etcd, under the prefix `crash-loop`.
     Etcd(&'a EtcdServer),
-    /// In this S3 server's bucket `crash-loop`, under the prefix `records`.
-    S3(&'a S3Server),
+    /// In this emulator's bucket `crash-loop`, under the prefix `records`.
+    Objects(&'a ObjectServer),
     /// With the sink and the ack log, in the SQLite database [`sqlite_database`].
     Sqlite,
 }
@@ -133,9 +152,9 @@ impl Records<'_> {
             Records::Files => Vec::new(),
             Records::Sqlite => vec!["--storage".into(), sqlite_storage(state)],
             Records::Etcd(etcd) => vec!["--storage".into(), etcd.url("crash-loop")],
-            Records::S3(s3) => vec![
+            Records::Objects(server) => vec![
                 "--storage".into(),
-                pipeline_checkpoint_test_support::s3::url_at(s3.port(), "crash-loop", "records"),
+                server.cli_url_at(server.port(), "crash-loop", "records"),
             ],
         }
     }
@@ -149,8 +168,8 @@ impl Records<'_> {
                     .map_err(|e| format!("reading the record from etcd: {e}"))?;
                 files.observe_with_record(state, record.map(String::into_bytes))
             }
-            Records::S3(s3) => {
-                let record = s3.object("crash-loop", "records/pipeline/checkpoint.json");
+            Records::Objects(server) => {
+                let record = server.object("crash-loop", "records/pipeline/checkpoint.json");
                 files.observe_with_record(state, record)
             }
             Records::Sqlite => files.observe_sqlite(&sqlite_database(state)),

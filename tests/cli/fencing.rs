@@ -1,5 +1,5 @@
 //! Two workers on one key, in two processes: the one that lost the key is fenced. It
-//! acks nothing more and the stored offset stays its successor's, on both backends.
+//! acks nothing more and the stored offset stays its successor's, on every backend.
 //!
 //! The stale worker is this test process, holding a manager (the library, the real
 //! component) that wrote a checkpoint and then "paused"; the successor is a separate
@@ -20,7 +20,8 @@ use crate::support::{
     KEY, Recorder, host_example, ids, lines_in, offset_in, runtime, signal, spawn_host_example,
     stdout, wait_for_acked_batches,
 };
-use pipeline_checkpoint_test_support::s3::S3Server;
+use pipeline_checkpoint_host::backends::object_storage::Cloud;
+use pipeline_checkpoint_test_support::object_stores::ObjectServer;
 
 #[test]
 fn stale_worker_is_fenced_and_acks_nothing_with_file_storage() {
@@ -49,16 +50,41 @@ fn stale_worker_is_fenced_and_acks_nothing_with_etcd() {
 
 #[test]
 fn stale_worker_is_fenced_and_acks_nothing_with_s3() {
-    let Some(s3) = S3Server::start("stale_worker_is_fenced_and_acks_nothing_with_s3") else {
+    stale_worker_is_fenced_in(Cloud::S3, "stale_worker_is_fenced_and_acks_nothing_with_s3");
+}
+
+#[test]
+fn stale_worker_is_fenced_and_acks_nothing_with_gcs() {
+    stale_worker_is_fenced_in(
+        Cloud::Gcs,
+        "stale_worker_is_fenced_and_acks_nothing_with_gcs",
+    );
+}
+
+#[test]
+fn stale_worker_is_fenced_and_acks_nothing_with_azure() {
+    stale_worker_is_fenced_in(
+        Cloud::Azure,
+        "stale_worker_is_fenced_and_acks_nothing_with_azure",
+    );
+}
+
+/// [`stale_worker_is_fenced`] with the record in `cloud`'s emulator. The stale
+/// worker's storage is opened without the probe (which the successor's run makes):
+/// its first requests are then made on the runtime of the manager that uses it.
+fn stale_worker_is_fenced_in(cloud: Cloud, test: &str) {
+    let Some(server) = ObjectServer::start(cloud, test) else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
+    let url = server.cli_url("fencing", "f");
     stale_worker_is_fenced(
-        s3.storage("fencing", "f"),
-        &s3.url("fencing", "f"),
+        server.open_read_only(&server.url("fencing", "f")).unwrap(),
+        &url,
         tmp.path(),
         || {
-            s3.object("fencing", "f/pipeline/checkpoint.json")
+            server
+                .object("fencing", "f/pipeline/checkpoint.json")
                 .map(|bytes| String::from_utf8(bytes).unwrap())
         },
     );

@@ -9,11 +9,11 @@ use host_example::pipeline::LOCK_FILE;
 
 pub use pipeline_checkpoint_test_support::*;
 
-/// The real `host-example` binary, with the test credentials of the S3 server in its
-/// environment (the other backends ignore them).
+/// The real `host-example` binary, with the test credentials of the object storage
+/// emulators in its environment (the other backends ignore them).
 pub fn host_example_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_host-example"));
-    command.envs(s3::credentials_env());
+    command.envs(object_stores::credentials_env());
     command
 }
 

@@ -15,12 +15,11 @@ mod faults;
 mod file_storage;
 mod fuzz;
 mod hostile;
+mod object_storage;
 mod ordering;
 mod records;
 mod redis;
 mod regression;
-// Out for now: not yet on the asynchronous API.
-// mod s3;
 mod sqlite;
 mod sqlite_groups;
 mod sqlite_ownership;

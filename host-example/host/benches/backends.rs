@@ -1,18 +1,16 @@
-//! What a checkpoint costs through each storage backend: files on the disk, a
+//! What a checkpoint costs through each storage backend: files on the disk, and a
 //! single-member etcd and a three-member etcd cluster on loopback (their data on the
-//! same disk), and moto's S3 API on
-//! loopback, which keeps objects in memory: the S3 figures measure the backend's own
-//! cost (signing, HTTP, the ETag bookkeeping) and moto's, not a provider's durability.
+//! same disk). Object storage has its own benchmark, `object_stores`.
 //!
-//! - `backend/latency/{files,etcd,etcd-3-members,s3}`: one `write_checkpoint_batch` of 100 ids by one
+//! - `backend/latency/{files,etcd,etcd-3-members}`: one `write_checkpoint_batch` of 100 ids by one
 //!   worker, over the backend and a consumer that only counts: the latency a pipeline
 //!   waits for per batch.
-//! - `backend/throughput/{files,etcd,etcd-3-members,s3}-{1,8}-workers`: N workers, each with its own key
+//! - `backend/throughput/{files,etcd,etcd-3-members}-{1,8}-workers`: N workers, each with its own key
 //!   and manager, writing one checkpoint each concurrently per iteration (tasks on a
 //!   two-thread runtime); throughput is N ÷ the time per iteration. etcd commits
 //!   concurrent writes together (one fsync for several), files fsync each on its own.
 //!
-//! etcd and moto are started like the tests start theirs; a series whose server is
+//! etcd is started like the tests start theirs; a series whose server is
 //! not installed is left out. Run with
 //! `cargo bench -p pipeline-checkpoint-host --bench backends`.
 
@@ -26,7 +24,6 @@ use pipeline_checkpoint_test_support::uuid_shaped_id;
 
 use pipeline_checkpoint_test_support::etcd::EtcdServer;
 use pipeline_checkpoint_test_support::etcd_cluster::{ClusterOptions, EtcdCluster};
-use pipeline_checkpoint_test_support::s3::S3Server;
 
 const IDS_PER_BATCH: u64 = 100;
 
@@ -47,7 +44,6 @@ fn main() {
     std::fs::create_dir_all(&scratch).unwrap();
     let etcd = EtcdServer::start("backends benchmark");
     let cluster = EtcdCluster::start("backends benchmark", ClusterOptions::default());
-    let s3 = S3Server::start("backends benchmark");
 
     let files = |worker: usize| -> Box<dyn DynStorage> {
         let dir = tempfile::tempdir_in(&scratch).unwrap().keep();
@@ -61,19 +57,12 @@ fn main() {
         let cluster = cluster.as_ref().expect("the etcd cluster is running");
         Box::new(cluster.storage(&format!("bench/worker-{worker}")))
     };
-    let s3_storage = |worker: usize| -> Box<dyn DynStorage> {
-        let server = s3.as_ref().expect("moto is running");
-        Box::new(server.storage("bench-bucket", &format!("worker-{worker}")))
-    };
     let mut backends: Vec<(&str, &OpenStorage)> = vec![("files", &files)];
     if etcd.is_some() {
         backends.push(("etcd", &etcd_storage));
     }
     if cluster.is_some() {
         backends.push(("etcd-3-members", &cluster_storage));
-    }
-    if s3.is_some() {
-        backends.push(("s3", &s3_storage));
     }
 
     let mut group = c.benchmark_group("backend");

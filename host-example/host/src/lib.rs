@@ -27,6 +27,8 @@
 //! - `files` (default): [`FileStorage`], [`FileConsumer`] and [`Tenants`], all on the
 //!   local file system, with nothing beyond std.
 //! - `etcd`: [`backends::etcd::EtcdStorage`], records in etcd, over an HTTP client.
+//! - `s3`, `gcs`, `azure`: [`backends::object_storage::ObjectStorage`], records as
+//!   objects in Amazon S3, Google Cloud Storage or Azure Blob Storage.
 //!
 //! Without default features the library has the engine, the traits and the in-memory
 //! implementations only: no backend, no network client.
@@ -74,10 +76,10 @@ pub mod tenant;
 pub use backends::etcd::{EtcdStorage, EtcdUrl};
 #[cfg(feature = "files")]
 pub use backends::files::{ACK_LOG_FILE, FileConsumer, FileStorage};
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+pub use backends::object_storage::{ObjectStorage, ObjectUrl};
 #[cfg(feature = "redis")]
 pub use backends::redis::{RedisStreamConsumer, RedisStreamUrl};
-#[cfg(feature = "s3")]
-pub use backends::s3::{S3Storage, S3Url};
 pub use backends::{Backend, InvalidLocation, StorageLocation};
 pub use bindings::Clock;
 pub use consumer::{Consumer, DynConsumer, MemoryConsumer};

@@ -1,5 +1,5 @@
 //! Two workers, each with its own state directory (two machines), share the record
-//! (etcd, or an S3 bucket) and Redis. The first is killed (kill -9) or frozen
+//! (etcd, or an S3, GCS or Azure bucket) and Redis. The first is killed (kill -9) or frozen
 //! (SIGSTOP) mid-run; the second takes over from the durable checkpoint and completes.
 //! A frozen first worker, woken, is fenced: it changes nothing in the output, the
 //! pending list or the group.
@@ -8,9 +8,10 @@ use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pipeline_checkpoint_host::backends::object_storage::Cloud;
 use pipeline_checkpoint_host::backends::redis::redis;
+use pipeline_checkpoint_test_support::object_stores::ObjectServer;
 use pipeline_checkpoint_test_support::redis::RedisServer;
-use pipeline_checkpoint_test_support::s3::S3Server;
 
 use super::{check_streams, entries, last_delivered, pending, produce, run_args};
 use crate::etcd_server::EtcdServer;
@@ -37,14 +38,33 @@ fn a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_e
 #[test]
 fn a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_s3() {
     let test = "a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_s3";
-    let Some(redis) = RedisServer::start("takeover with s3") else {
+    takeover_with(Cloud::S3, test);
+}
+
+#[test]
+fn a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_gcs() {
+    let test = "a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_gcs";
+    takeover_with(Cloud::Gcs, test);
+}
+
+#[test]
+fn a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_azure() {
+    let test = "a_second_worker_takes_over_from_a_killed_or_frozen_one_which_is_fenced_with_azure";
+    takeover_with(Cloud::Azure, test);
+}
+
+/// The takeover loop with the record in `cloud`'s emulator.
+fn takeover_with(cloud: Cloud, test: &str) {
+    let Some(redis) = RedisServer::start(test) else {
         return;
     };
-    let Some(s3) = S3Server::start(test) else {
+    let Some(server) = ObjectServer::start(cloud, test) else {
         return;
     };
-    s3.create_bucket("takeover");
-    takeover_loop(&redis, 2, |trial| s3.url("takeover", &format!("t{trial}")));
+    server.create_bucket("takeover");
+    takeover_loop(&redis, 2, |trial| {
+        server.cli_url("takeover", &format!("t{trial}"))
+    });
 }
 
 /// The etcd takeover across 200 trials (or `TAKEOVER_TRIALS`).

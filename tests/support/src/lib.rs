@@ -11,19 +11,27 @@
 //! - [`etcd_cluster`]: a throwaway three-member etcd cluster, plain or TLS, whose
 //!   members can be killed, restarted and frozen.
 //! - [`certs`]: a CA, a server and a client certificate made with `openssl`.
-//! - [`s3`]: a throwaway S3 API (moto) on a free loopback port, and HTTP servers that
-//!   strip conditional headers or answer with canned errors.
+//! - [`s3`]: a throwaway S3 API (moto) on a free loopback port.
+//! - [`gcs`]: a throwaway GCS API (fake-gcs-server, behind a front of ours).
+//! - [`azure`]: a throwaway Azure Blob Storage API (Azurite).
+//! - [`object_stores`]: the three behind one face, for tests that run on each cloud.
+//! - [`http_fronts`]: HTTP servers that strip conditional headers or answer with
+//!   canned errors.
 //! - [`redis`]: a throwaway redis-server on a free loopback port, writing every
 //!   change to its append-only file before it answers.
 //! - [`power_cut`]: a FUSE file system that forgets what was not synced (Linux).
 //! - [`hostile`]: the misbehaving components of `tests/hostile-guest/`, built by this
 //!   crate's build script, one per misbehaviour.
 
+pub mod azure;
 pub mod certs;
 pub mod etcd;
 pub mod etcd_cluster;
 pub mod files;
+pub mod gcs;
 pub mod hostile;
+pub mod http_fronts;
+pub mod object_stores;
 #[cfg(target_os = "linux")]
 pub mod power_cut;
 pub mod recorder;

@@ -1,6 +1,6 @@
 //! A real S3 API for one test: moto's S3 server, started on a free loopback port,
-//! applying one request at a time (see [`SERIALIZED_MOTO`]), killed when dropped; and
-//! small HTTP servers in front of it or instead of it.
+//! applying one request at a time (see [`SERIALIZED_MOTO`]), killed when dropped. The
+//! HTTP servers that tests put in front of it are [`crate::http_fronts`]'s.
 //!
 //! moto comes from `MOTO_PYTHON` (a Python with `moto[server]` installed) or
 //! `python3`. Any moto 5 that honours S3's conditional writes will do (tested: 5.2.1
@@ -11,16 +11,15 @@
 //! freezing it (SIGSTOP) rather than by killing it.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::Duration;
 
-use pipeline_checkpoint_host::S3Storage;
-use pipeline_checkpoint_host::backends::s3::S3Url;
+use pipeline_checkpoint_host::{ObjectStorage, ObjectUrl};
 
+pub use crate::http_fronts::{canned_server, condition_stripping_proxy};
 use crate::server::free_port;
 
 /// Starts moto for the test named `$test`, or returns from the test where
@@ -53,12 +52,14 @@ pub fn credentials_env() -> [(&'static str, &'static str); 4] {
     ]
 }
 
-/// [`credentials_env`] as the lookup `S3Storage::open_with` takes.
-pub fn env(name: &str) -> Option<String> {
-    credentials_env()
-        .into_iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+/// [`credentials_env`] as the `object_store` settings `ObjectStorage::open` takes.
+pub fn settings() -> [(&'static str, &'static str); 4] {
+    [
+        ("aws_access_key_id", ACCESS_KEY_ID),
+        ("aws_secret_access_key", SECRET_ACCESS_KEY),
+        ("aws_session_token", SESSION_TOKEN),
+        ("aws_region", "us-east-1"),
+    ]
 }
 
 /// moto's S3 application, served as `python -m moto.server` serves it but applying one
@@ -180,9 +181,11 @@ impl S3Server {
     }
 
     /// A probed storage client for `bucket`/`prefix`, the bucket created.
-    pub fn storage(&self, bucket: &str, prefix: &str) -> S3Storage {
-        let url: S3Url = self.url(bucket, prefix).parse().expect("a valid URL");
-        S3Storage::open_with(url, &env).expect("moto opens")
+    pub async fn storage(&self, bucket: &str, prefix: &str) -> ObjectStorage {
+        let url: ObjectUrl = self.url(bucket, prefix).parse().expect("a valid URL");
+        ObjectStorage::open(url, &settings())
+            .await
+            .expect("moto opens")
     }
 
     /// The object's bytes and ETag, straight from moto; `None` if it is missing.
@@ -374,110 +377,4 @@ fn try_raw(
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// An HTTP request as a server in a test reads it: the head's lines and the body.
-pub struct Request {
-    /// The request line, then one `Name: value` per header.
-    pub head: Vec<String>,
-    pub body: Vec<u8>,
-}
-
-/// Reads one request from `stream`: up to the blank line, then `Content-Length` bytes.
-fn read_request(stream: &TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream);
-    let mut head = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end_matches(['\r', '\n']).to_owned();
-        if line.is_empty() {
-            break;
-        }
-        head.push(line);
-    }
-    let length = head
-        .iter()
-        .find_map(|h| {
-            let (name, value) = h.split_once(':')?;
-            name.eq_ignore_ascii_case("content-length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { head, body })
-}
-
-/// Serves each connection on its own thread with `handle`, one request per
-/// connection, until the process ends; returns the port.
-fn serve(handle: impl Fn(Request, &mut TcpStream) + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let port = listener.local_addr().expect("an address").port();
-    let handle = std::sync::Arc::new(handle);
-    thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let handle = handle.clone();
-            thread::spawn(move || {
-                if let Some(request) = read_request(&stream) {
-                    handle(request, &mut stream);
-                }
-            });
-        }
-    });
-    port
-}
-
-/// A proxy in front of `upstream_port` that drops every `If-Match` and
-/// `If-None-Match` header: an S3-compatible store that ignores conditional writes.
-/// Returns its port.
-pub fn condition_stripping_proxy(upstream_port: u16) -> u16 {
-    serve(move |request, client| {
-        let mut head: Vec<String> = request
-            .head
-            .into_iter()
-            .filter(|line| {
-                let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-                !matches!(name.as_str(), "if-match" | "if-none-match" | "connection")
-            })
-            .collect();
-        head.push("Connection: close".into());
-        let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
-            return;
-        };
-        let mut answer = Vec::new();
-        let forwarded = upstream
-            .write_all(format!("{}\r\n\r\n", head.join("\r\n")).as_bytes())
-            .and_then(|()| upstream.write_all(&request.body))
-            .and_then(|()| upstream.read_to_end(&mut answer).map(drop));
-        if forwarded.is_ok() {
-            let _ = client.write_all(&closing(answer));
-        }
-    })
-}
-
-/// A server that answers every request with `status` and `body`, as a store that
-/// refuses, fails or throttles would. Returns its port.
-pub fn canned_server(status: u16, body: &'static str) -> u16 {
-    serve(move |_request, client| {
-        let answer = format!(
-            "HTTP/1.1 {status} Canned\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = client.write_all(&closing(answer.into_bytes()));
-    })
-}
-
-/// `answer` with a `Connection: close` header after its status line, so that the
-/// client does not reuse a connection this server will not read again.
-fn closing(answer: Vec<u8>) -> Vec<u8> {
-    let Some(line_end) = find(&answer, b"\r\n") else {
-        return answer;
-    };
-    let mut out = answer[..line_end + 2].to_vec();
-    out.extend_from_slice(b"Connection: close\r\n");
-    out.extend_from_slice(&answer[line_end + 2..]);
-    out
 }

@@ -49,13 +49,15 @@ struct StateArgs {
     #[arg(long, global = true, default_value = "pipeline-state")]
     state_dir: PathBuf,
     /// The checkpoint key, a relative path inside the state directory (or under the
-    /// etcd or S3 prefix). It cannot name the state directory's own files.
+    /// etcd or object storage prefix). It cannot name the state directory's own files.
     #[arg(long, global = true, default_value = DEFAULT_KEY)]
     key: String,
     /// Where checkpoint records are stored: `etcd://HOST:PORT/PREFIX[?timeout_ms=N]`
-    /// for etcd, `s3://BUCKET/PREFIX[?endpoint=URL&region=R&timeout_ms=N]` for an S3
-    /// bucket (credentials from the AWS environment or credentials file, never here),
-    /// `sqlite://PATH[#TENANT]` for one SQLite database that also holds the sink and
+    /// for etcd; `s3://BUCKET/PREFIX[?endpoint=URL&region=R]`,
+    /// `gs://BUCKET/PREFIX` or `az://CONTAINER/PREFIX?account_name=A` for an S3, Google
+    /// Cloud Storage or Azure Blob Storage bucket (also `timeout_ms=N`, `retries=N`, and
+    /// object_store's other keys; credentials from the cloud's environment variables,
+    /// files or the machine's identity, never here); `sqlite://PATH[#TENANT]` for one SQLite database that also holds the sink and
     /// the ack log, its writes from many tenants sharing commits, or a directory
     /// (`file:DIR` or a path). Elsewhere the sink and ack log stay in the state
     /// directory. Default: the state directory.

@@ -4,7 +4,7 @@
 //!
 //! A state directory holds everything a run needs to resume:
 //! - `pipeline/checkpoint.json` (or the chosen key): the checkpoint record, unless
-//!   [`Config::storage`] keeps it elsewhere (in etcd, S3 or SQLite);
+//!   [`Config::storage`] keeps it elsewhere (in etcd, object storage or SQLite);
 //! - `sink.jsonl`: every processed message, one line each, in order;
 //! - `acks.log`: every acknowledgement, one JSON line per batch, with the durable
 //!   offset it followed;

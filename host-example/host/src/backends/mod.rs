@@ -4,8 +4,10 @@
 //! - `files` (default): [`files::FileStorage`], each key a file under a directory,
 //!   and the file-backed ack log; `file:DIR` or a plain path.
 //! - `etcd`: [`etcd::EtcdStorage`], records in etcd; `etcd://HOST:PORT/PREFIX`.
-//! - `s3`: [`s3::S3Storage`], records as objects in an S3 bucket;
-//!   `s3://BUCKET/PREFIX?endpoint=URL&region=R`.
+//! - `s3`, `gcs`, `azure`: [`object_storage::ObjectStorage`], records as objects in
+//!   Amazon S3 (or an S3-compatible store), Google Cloud Storage or Azure Blob Storage,
+//!   through `object_store`; `s3://BUCKET/PREFIX?endpoint=URL&region=R`,
+//!   `gs://BUCKET/PREFIX`, `az://CONTAINER/PREFIX?account_name=A`.
 //! - `sqlite`: [`sqlite::SqliteStorage`], records (and a pipeline's logs) in one SQLite
 //!   database shared by every tenant, whose concurrent writes share one durable
 //!   commit; `sqlite://PATH`.
@@ -28,16 +30,20 @@ use logs::Logs;
 pub mod etcd;
 #[cfg(feature = "files")]
 pub mod files;
-#[cfg(feature = "s3")]
-mod http;
 pub mod logs;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+pub mod object_storage;
 #[cfg(feature = "redis")]
 pub mod redis;
-#[cfg(feature = "s3")]
-pub mod s3;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
-#[cfg(any(feature = "etcd", feature = "s3", feature = "redis"))]
+#[cfg(any(
+    feature = "etcd",
+    feature = "s3",
+    feature = "gcs",
+    feature = "azure",
+    feature = "redis"
+))]
 pub mod url_parts;
 
 /// Runs `io`, blocking work (file I/O, a blocking client's call), on tokio's blocking
@@ -138,6 +144,10 @@ const SCHEMES: &[&str] = &[
     "etcd[s]://HOST:PORT[,HOST:PORT…]/PREFIX",
     #[cfg(feature = "s3")]
     "s3://BUCKET/PREFIX?endpoint=URL&region=R",
+    #[cfg(feature = "gcs")]
+    "gs://BUCKET/PREFIX",
+    #[cfg(feature = "azure")]
+    "az://CONTAINER/PREFIX?account_name=A",
     #[cfg(feature = "sqlite")]
     "sqlite://PATH",
 ];
@@ -174,10 +184,11 @@ impl FromStr for StorageLocation {
                 .map(Self::new)
                 .map_err(|e| invalid(e.why)),
             #[cfg(feature = "s3")]
-            Some("s3") => text
-                .parse::<s3::S3Url>()
-                .map(Self::new)
-                .map_err(|e| invalid(e.why)),
+            Some("s3") => object_url(text).map_err(invalid),
+            #[cfg(feature = "gcs")]
+            Some("gs") => object_url(text).map_err(invalid),
+            #[cfg(feature = "azure")]
+            Some("az") => object_url(text).map_err(invalid),
             #[cfg(feature = "sqlite")]
             Some("sqlite") => text
                 .parse::<sqlite::SqliteLocation>()
@@ -195,6 +206,14 @@ impl FromStr for StorageLocation {
     }
 }
 
+/// An object storage location: `s3://`, `gs://` or `az://`.
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+fn object_url(text: &str) -> Result<StorageLocation, String> {
+    text.parse::<object_storage::ObjectUrl>()
+        .map(StorageLocation::new)
+        .map_err(|e| e.why)
+}
+
 /// The scheme of `text` if it starts like a URL (`letters:`, RFC 3986's scheme
 /// syntax), else `None` (a plain path). A single letter before `:` is a Windows drive.
 fn scheme_of(text: &str) -> Option<&str> {
@@ -206,7 +225,14 @@ fn scheme_of(text: &str) -> Option<&str> {
     (is_scheme && scheme.len() > 1).then_some(scheme)
 }
 
-#[cfg(all(test, feature = "files", feature = "etcd", feature = "s3"))]
+#[cfg(all(
+    test,
+    feature = "files",
+    feature = "etcd",
+    feature = "s3",
+    feature = "gcs",
+    feature = "azure"
+))]
 mod tests {
     use super::*;
 
@@ -221,6 +247,8 @@ mod tests {
             "/abs/dir",
             "etcd://h:1/p",
             "s3://bucket/prefix?endpoint=http://127.0.0.1:9000",
+            "gs://bucket_1/prefix?endpoint=http://127.0.0.1:4443",
+            "az://container/prefix?account_name=acct&endpoint=http://127.0.0.1:10000/acct",
         ] {
             assert!(text.parse::<StorageLocation>().is_ok(), "{text}");
         }
@@ -237,6 +265,11 @@ mod tests {
                 "s3://bucket/p?secret_access_key=x",
                 "never taken from the URL",
             ),
+            ("GS://bucket/p", "unknown scheme \"GS\""),
+            ("gcs://bucket/p", "unknown scheme \"gcs\""),
+            ("az://C/p", "no bucket of lowercase"),
+            ("az://container/p?sas_token=x", "never taken from the URL"),
+            ("gs://bucket/p?region=eu", "unknown parameter"),
         ] {
             let err = text.parse::<StorageLocation>().expect_err(text);
             assert!(err.to_string().contains(why), "{text:?}: {err}");
@@ -250,7 +283,12 @@ mod tests {
         assert_eq!(files.for_tenant("t1").describe("k.json"), "state/t1/k.json");
         let etcd: StorageLocation = "etcd://h:1/p".parse().unwrap();
         assert_eq!(etcd.for_tenant("t1").describe("k"), "etcd://h:1/p/t1/k");
-        let s3: StorageLocation = "s3://bkt/p".parse().unwrap();
-        assert_eq!(s3.for_tenant("t1").describe("k"), "s3://bkt/p/t1/k");
+        for scheme in ["s3", "gs", "az"] {
+            let objects: StorageLocation = format!("{scheme}://bkt/p").parse().unwrap();
+            assert_eq!(
+                objects.for_tenant("t1").describe("k"),
+                format!("{scheme}://bkt/p/t1/k")
+            );
+        }
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 
 /// `PREFIX/KEY`, or `KEY` under an empty prefix.
-#[cfg_attr(not(any(feature = "etcd", feature = "s3")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "etcd", feature = "s3", feature = "gcs", feature = "azure")),
+    allow(dead_code)
+)]
 pub(crate) fn join(prefix: &str, key: &str) -> String {
     if prefix.is_empty() {
         key.to_owned()
@@ -20,7 +23,10 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
 
 /// A prefix without its trailing `/`s, refused if it has an empty segment (a leading
 /// or doubled `/`), a control character or a backslash.
-#[cfg_attr(not(any(feature = "etcd", feature = "s3")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "etcd", feature = "s3", feature = "gcs", feature = "azure")),
+    allow(dead_code)
+)]
 pub(crate) fn prefix(text: &str) -> Result<String, &'static str> {
     let prefix = text.trim_end_matches('/');
     if !prefix.is_empty() && prefix.split('/').any(str::is_empty) {
@@ -55,7 +61,6 @@ pub(crate) fn timeout_ms(value: &str) -> Result<Duration, String> {
 }
 
 /// `%XX` escapes decoded; the result must be UTF-8.
-#[cfg_attr(not(any(feature = "etcd", feature = "redis")), allow(dead_code))]
 pub(crate) fn percent_decode(text: &str) -> Result<String, &'static str> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut rest = text.as_bytes();

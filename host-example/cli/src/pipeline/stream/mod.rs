@@ -8,7 +8,7 @@
 //! which carries the source entry's id (`output.rs`). So the position to resume from
 //! is found in the output itself: the source id that output entry `0-N` names. The
 //! record stays the seed's `{"offset", "written_at"}`, in any storage, so a record in
-//! etcd or S3 shared by two machines is all a successor needs to take over.
+//! etcd or object storage shared by two machines is all a successor needs to take over.
 //!
 //! # Order of effects, and why nothing is lost or doubled
 //! Per batch: append to the output (durable when Redis answers, with `appendfsync

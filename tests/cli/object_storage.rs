@@ -1,36 +1,65 @@
-//! The pipeline with its record in an S3 bucket (moto): an outage in the middle of a
-//! run, a store that ignores conditional writes, and credentials kept out of output.
+//! The pipeline with its record in object storage, on each cloud's emulator (moto,
+//! fake-gcs-server behind the tests' front, Azurite): an outage in the middle of a run,
+//! a store that ignores conditional writes, and credentials kept out of output. Each
+//! property is one body, run on every cloud (`object_storage::s3::…`, `::gcs::…`,
+//! `::azure::…`).
 
 use std::collections::HashSet;
 use std::net::TcpListener;
 
 use host_example::pipeline::generated;
 use pipeline_checkpoint_host::FileConsumer;
-use pipeline_checkpoint_test_support::s3::{
-    S3Server, SECRET_ACCESS_KEY, SESSION_TOKEN, canned_server, condition_stripping_proxy, url_at,
-};
-use pipeline_checkpoint_test_support::s3_or_skip;
+use pipeline_checkpoint_test_support::http_fronts::canned_server;
+use pipeline_checkpoint_test_support::object_stores::ObjectServer;
 
 use crate::support::{
     host_example, offset_in, spawn_host_example, stderr, stdout, wait_for_acked_batches,
 };
 
-/// The S3 server frozen while `run` is checkpointing: the run stops `unavailable`,
+/// Runs each named body on each cloud, as `s3::NAME`, `gcs::NAME` and `azure::NAME`.
+macro_rules! on_each_cloud {
+    ($($name:ident),* $(,)?) => {
+        on_each_cloud!(@cloud s3, S3, $($name),*);
+        on_each_cloud!(@cloud gcs, Gcs, $($name),*);
+        on_each_cloud!(@cloud azure, Azure, $($name),*);
+    };
+    (@cloud $module:ident, $cloud:ident, $($name:ident),*) => {
+        mod $module {
+            use pipeline_checkpoint_host::backends::object_storage::Cloud;
+            $(
+                /// See the body of the same name, run on this module's cloud.
+                #[test]
+                fn $name() {
+                    let test = concat!(stringify!($module), "::", stringify!($name));
+                    if let Some(server) = super::ObjectServer::start(Cloud::$cloud, test) {
+                        super::$name(server);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_each_cloud!(
+    outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes,
+    a_store_that_ignores_conditional_writes_is_refused_unless_accepted,
+    credentials_never_appear_in_output_or_errors,
+);
+
+/// The emulator frozen while `run` is checkpointing: the run stops `unavailable`,
 /// every id it acked is below the durable offset, a run during the outage acks
 /// nothing, and once the server answers again the next run completes, nothing lost.
-#[test]
-fn s3_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
-    let s3 = s3_or_skip!("s3_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes");
+fn outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes(cloud: ObjectServer) {
     const MESSAGES: u64 = 20_000;
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let url = s3.url("outage", "o");
+    let url = cloud.cli_url("outage", "o");
     let acks = state.join("acks.log");
     let messages = MESSAGES.to_string();
     let run_args = ["--storage", &url, "run", "--messages", &messages, "--quiet"];
     let mut run = spawn_host_example(&state, &run_args);
     wait_for_acked_batches(&mut run, &acks, 5);
-    s3.freeze();
+    cloud.freeze();
     let output = run.wait_with_output().unwrap();
     let stopped = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(5), "{stopped}");
@@ -41,8 +70,10 @@ fn s3_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
     assert_eq!(down.status.code(), Some(5), "{}", stderr(&down));
     assert_eq!(std::fs::read(&acks).unwrap(), acked_during_outage);
 
-    s3.thaw();
-    let record = s3.object("outage", "o/pipeline/checkpoint.json").unwrap();
+    cloud.thaw();
+    let record = cloud
+        .object("outage", "o/pipeline/checkpoint.json")
+        .unwrap();
     let durable = offset_in(Some(String::from_utf8(record).unwrap()));
     let acked = FileConsumer::read_log(&acks).unwrap().concat();
     assert!(
@@ -77,14 +108,12 @@ fn s3_outage_mid_run_acks_nothing_undurable_and_the_pipeline_resumes() {
 
 /// Behind a proxy that drops conditional headers, `run` refuses to start, says why,
 /// and writes nothing; with `accept_unfenced_writes=true` it runs.
-#[test]
-fn a_store_that_ignores_conditional_writes_is_refused_unless_accepted() {
-    let s3 = s3_or_skip!("a_store_that_ignores_conditional_writes_is_refused_unless_accepted");
-    s3.create_bucket("unfenced");
-    let proxy = condition_stripping_proxy(s3.port());
+fn a_store_that_ignores_conditional_writes_is_refused_unless_accepted(cloud: ObjectServer) {
+    cloud.create_bucket("unfenced");
+    let proxy = cloud.condition_stripping_proxy();
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    let url = url_at(proxy, "unfenced", "u");
+    let url = cloud.cli_url_at(proxy, "unfenced", "u");
     let refused = host_example(
         &state,
         &["--storage", &url, "run", "--messages", "50", "--quiet"],
@@ -95,7 +124,7 @@ fn a_store_that_ignores_conditional_writes_is_refused_unless_accepted() {
         why.contains("ignores conditional writes") && why.contains("accept_unfenced_writes"),
         "{why}"
     );
-    assert_eq!(s3.object("unfenced", "u/pipeline/checkpoint.json"), None);
+    assert_eq!(cloud.object("unfenced", "u/pipeline/checkpoint.json"), None);
     assert!(
         !state.join("acks.log").exists()
             || std::fs::read(state.join("acks.log")).unwrap().is_empty()
@@ -108,16 +137,15 @@ fn a_store_that_ignores_conditional_writes_is_refused_unless_accepted() {
     );
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(
-        s3.object("unfenced", "u/pipeline/checkpoint.json")
+        cloud
+            .object("unfenced", "u/pipeline/checkpoint.json")
             .is_some()
     );
 }
 
-/// Whatever fails (access denied, no server, a refused probe), neither the secret key
-/// nor the session token from the environment appears in the output.
-#[test]
-fn credentials_never_appear_in_output_or_errors() {
-    let s3 = s3_or_skip!("credentials_never_appear_in_output_or_errors");
+/// Whatever fails (access denied, no server, a refused probe), no secret of the
+/// credentials in the environment (or in the files it names) appears in the output.
+fn credentials_never_appear_in_output_or_errors(cloud: ObjectServer) {
     let tmp = tempfile::tempdir().unwrap();
     let denied = canned_server(
         403,
@@ -128,14 +156,14 @@ fn credentials_never_appear_in_output_or_errors() {
         .local_addr()
         .unwrap()
         .port();
-    let proxy = condition_stripping_proxy(s3.port());
-    let good = s3.url("creds", "c");
-    s3.create_bucket("creds");
+    let proxy = cloud.condition_stripping_proxy();
+    let good = cloud.cli_url("creds", "c");
+    cloud.create_bucket("creds");
     let mut runs = Vec::new();
     for (url, status) in [
-        (url_at(denied, "creds", "c"), None),
-        (url_at(closed, "creds", "c"), Some(5)),
-        (url_at(proxy, "creds", "c"), None),
+        (cloud.cli_url_at(denied, "creds", "c"), None),
+        (cloud.cli_url_at(closed, "creds", "c"), Some(5)),
+        (cloud.cli_url_at(proxy, "creds", "c"), None),
         (good.clone(), Some(0)),
     ] {
         let state = tmp.path().join(format!("state-{}", runs.len()));
@@ -176,9 +204,11 @@ fn credentials_never_appear_in_output_or_errors() {
         "{runs:?}"
     );
     for (url, text) in &runs {
-        assert!(
-            !text.contains(SECRET_ACCESS_KEY) && !text.contains(SESSION_TOKEN),
-            "{url}: a credential shows in: {text}"
-        );
+        for secret in cloud.secrets() {
+            assert!(
+                !text.contains(secret),
+                "{url}: a credential shows in: {text}"
+            );
+        }
     }
 }
