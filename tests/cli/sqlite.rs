@@ -3,7 +3,8 @@
 //! its prefix, and a second process is refused while one holds the database. Crashes
 //! and power cuts are in `crash_loop.rs` and `power_cut.rs`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use crate::crash_loop::{sqlite_database, sqlite_storage};
 use crate::support::{host_example, stderr, stdout};
@@ -15,6 +16,27 @@ fn scratch() -> (tempfile::TempDir, PathBuf, String) {
     let state = dir.path().join("state");
     let storage = sqlite_storage(&state);
     (dir, state, storage)
+}
+
+/// `run --tenants` on `storage`, quietly: `tenants` is the count and any options after
+/// it.
+fn run_tenants(
+    state: &Path,
+    storage: &str,
+    tenants: &[&str],
+    messages: &str,
+    batch_size: &str,
+) -> Output {
+    let mut args = vec!["--storage", storage, "run", "--tenants"];
+    args.extend_from_slice(tenants);
+    args.extend([
+        "--messages",
+        messages,
+        "--batch-size",
+        batch_size,
+        "--quiet",
+    ]);
+    host_example(state, &args)
 }
 
 /// A run keeps its record, sink and ack log in the database (the state directory
@@ -60,23 +82,7 @@ fn a_run_on_sqlite_keeps_everything_in_the_database_and_resumes_from_it() {
 #[test]
 fn tenants_share_one_database_and_each_is_reached_by_its_prefix() {
     let (_dir, state, storage) = scratch();
-    let out = host_example(
-        &state,
-        &[
-            "--storage",
-            &storage,
-            "run",
-            "--tenants",
-            "3",
-            "--threads",
-            "3",
-            "--messages",
-            "30",
-            "--batch-size",
-            "7",
-            "--quiet",
-        ],
-    );
+    let out = run_tenants(&state, &storage, &["3", "--threads", "3"], "30", "7");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("3 complete, 0 failed"),
@@ -136,21 +142,7 @@ fn a_second_process_on_the_database_is_refused_at_once() {
 fn a_thousand_tenants_on_one_database_fail_none_in_twenty_runs() {
     for run in 1..=20 {
         let (_dir, state, storage) = scratch();
-        let out = host_example(
-            &state,
-            &[
-                "--storage",
-                &storage,
-                "run",
-                "--tenants",
-                "1000",
-                "--messages",
-                "20",
-                "--batch-size",
-                "10",
-                "--quiet",
-            ],
-        );
+        let out = run_tenants(&state, &storage, &["1000"], "20", "10");
         assert!(out.status.success(), "run {run}: {}", stderr(&out));
         assert!(
             stdout(&out).contains(": 1000 complete, 0 failed"),
