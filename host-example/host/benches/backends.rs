@@ -14,18 +14,19 @@
 //! not installed is left out. Run with
 //! `cargo bench -p pipeline-checkpoint-host --bench backends`.
 
-use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use pipeline_checkpoint_host::{AckResult, Consumer, DynStorage, FileStorage, Manager, Runtime};
-use pipeline_checkpoint_test_support::uuid_shaped_id;
+use pipeline_checkpoint_host::{DynStorage, FileStorage, Runtime};
 
 use pipeline_checkpoint_test_support::etcd::EtcdServer;
 use pipeline_checkpoint_test_support::etcd_cluster::{ClusterOptions, EtcdCluster};
 
-const IDS_PER_BATCH: u64 = 100;
+#[path = "support/worker.rs"]
+mod worker;
+
+use worker::Worker;
 
 /// Opens worker N's storage on one backend.
 type OpenStorage<'a> = dyn Fn(usize) -> Box<dyn DynStorage> + 'a;
@@ -72,13 +73,13 @@ fn main() {
         .sample_size(20)
         .measurement_time(Duration::from_secs(10));
     for &(name, open) in &backends {
-        let mut worker = Worker::new(&runtime, &executor, open(0));
+        let mut worker = executor.block_on(Worker::new(&runtime, open(0)));
         group.bench_function(BenchmarkId::new("latency", name), |b| {
             b.iter(|| executor.block_on(worker.write()))
         });
         for workers in WORKER_COUNTS {
             let mut pool: Vec<Worker> = (0..workers)
-                .map(|w| Worker::new(&runtime, &executor, open(100 * workers + w)))
+                .map(|w| executor.block_on(Worker::new(&runtime, open(100 * workers + w))))
                 .collect();
             let id = BenchmarkId::new("throughput", format!("{name}-{workers}-workers"));
             group.bench_function(id, |b| {
@@ -106,48 +107,4 @@ fn main() {
     }
     group.finish();
     c.final_summary();
-}
-
-/// One pipeline worker: a manager over its own storage and key, writing ever higher
-/// offsets with the same 100 ids.
-struct Worker {
-    manager: Manager,
-    ids: Vec<String>,
-    offset: u64,
-}
-
-impl Worker {
-    fn new(
-        runtime: &Runtime,
-        executor: &tokio::runtime::Runtime,
-        storage: Box<dyn DynStorage>,
-    ) -> Self {
-        let manager = executor
-            .block_on(runtime.open(None, storage, CountingConsumer(0)))
-            .unwrap();
-        let ids = (0..IDS_PER_BATCH).map(uuid_shaped_id).collect();
-        Self {
-            manager,
-            ids,
-            offset: 0,
-        }
-    }
-
-    async fn write(&mut self) {
-        self.offset += IDS_PER_BATCH;
-        self.manager
-            .write_checkpoint_batch(&mut self.ids, black_box(self.offset))
-            .await
-            .expect("the checkpoint is written");
-    }
-}
-
-/// A consumer that only counts, so that the backend is all that is measured.
-struct CountingConsumer(u64);
-
-impl Consumer for CountingConsumer {
-    async fn ack(&mut self, ids: &[String]) -> AckResult {
-        self.0 += black_box(ids).len() as u64;
-        Ok(())
-    }
 }

@@ -10,16 +10,17 @@
 //! whose emulator is missing is left out. Run with
 //! `cargo bench -p pipeline-checkpoint-host --features s3,gcs,azure --bench object_stores`.
 
-use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use pipeline_checkpoint_host::{AckResult, Consumer, DynStorage, FileStorage, Manager, Runtime};
+use pipeline_checkpoint_host::{DynStorage, FileStorage, Runtime};
 use pipeline_checkpoint_test_support::object_stores::{CLOUDS, ObjectServer};
-use pipeline_checkpoint_test_support::uuid_shaped_id;
 
-const IDS_PER_BATCH: u64 = 100;
+#[path = "support/worker.rs"]
+mod worker;
+
+use worker::Worker;
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
@@ -56,45 +57,4 @@ fn main() {
     }
     group.finish();
     c.final_summary();
-}
-
-/// One pipeline worker: a manager over its own storage, writing ever higher offsets
-/// with the same 100 ids.
-struct Worker {
-    manager: Manager,
-    ids: Vec<String>,
-    offset: u64,
-}
-
-impl Worker {
-    async fn new(runtime: &Runtime, storage: Box<dyn DynStorage>) -> Self {
-        let manager = runtime
-            .open(None, storage, CountingConsumer(0))
-            .await
-            .unwrap();
-        let ids = (0..IDS_PER_BATCH).map(uuid_shaped_id).collect();
-        Self {
-            manager,
-            ids,
-            offset: 0,
-        }
-    }
-
-    async fn write(&mut self) {
-        self.offset += IDS_PER_BATCH;
-        self.manager
-            .write_checkpoint_batch(&mut self.ids, black_box(self.offset))
-            .await
-            .expect("the checkpoint is written");
-    }
-}
-
-/// A consumer that only counts, so that the backend is all that is measured.
-struct CountingConsumer(u64);
-
-impl Consumer for CountingConsumer {
-    async fn ack(&mut self, ids: &[String]) -> AckResult {
-        self.0 += black_box(ids).len() as u64;
-        Ok(())
-    }
 }
