@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::http_fronts::{Request, closing, serve_in_order};
+use crate::http_fronts::{Request, closing, request as raw, serve_in_order};
 use crate::server::{free_port, wait_until_ready};
 
 /// The service account's private key: the emulator needs none (`disable_oauth`), but
@@ -348,34 +348,4 @@ fn reply(client: &mut TcpStream, status: u16, headers: &[(&str, &str)], body: &[
     let _ = client
         .write_all(head.as_bytes())
         .and_then(|()| client.write_all(body));
-}
-
-/// One request to the emulator: its status, head and body.
-fn raw(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Option<(u16, String, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, head, answer[split + 4..].to_vec()))
 }

@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
+use std::time::Duration;
 
 /// The headers that carry a write's condition, on every cloud: S3's and Azure's
 /// `If-Match` and `If-None-Match`, GCS's `x-goog-if-generation-match`.
@@ -115,6 +116,38 @@ pub fn closing(answer: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(b"Connection: close\r\n");
     out.extend_from_slice(&answer[line_end + 2..]);
     out
+}
+
+/// One HTTP/1.1 request to a server on loopback `port`, on a connection of its own
+/// (`Connection: close`, a 10 s read timeout): its status, head and body; `None` where
+/// it could not be sent or answered.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<(u16, String, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).ok()?;
+    let split = find(&answer, b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, head, answer[split + 4..].to_vec()))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

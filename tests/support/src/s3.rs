@@ -11,7 +11,6 @@
 //! freezing it (SIGSTOP) rather than by killing it.
 
 use std::fs::File;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +18,7 @@ use std::time::Duration;
 
 use pipeline_checkpoint_host::{ObjectStorage, ObjectUrl};
 
+use crate::http_fronts;
 pub use crate::http_fronts::{canned_server, condition_stripping_proxy};
 use crate::server::free_port;
 
@@ -344,37 +344,13 @@ fn try_raw(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Option<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
     // moto does not verify signatures, but treats a request without an Authorization
     // header as anonymous, and private objects are not anonymous readers' to read.
-    head.push_str(&format!(
-        "Authorization: AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n"
-    ));
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).ok()?;
-    let split = find(&answer, b"\r\n\r\n")?;
-    let status: u16 = std::str::from_utf8(&answer[..split])
-        .ok()?
-        .split(' ')
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some((status, answer[split + 4..].to_vec()))
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={ACCESS_KEY_ID}/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+    );
+    let mut all = vec![("Authorization", authorization.as_str())];
+    all.extend_from_slice(headers);
+    let (status, _, body) = http_fronts::request(port, method, path, &all, body)?;
+    Some((status, body))
 }
