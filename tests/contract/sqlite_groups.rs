@@ -19,10 +19,10 @@ use pipeline_checkpoint_host::{CheckpointError, Error, StorageExt};
 use pipeline_checkpoint_test_support::power_cut::{CutMode, Hold, PowerCutMount};
 use pipeline_checkpoint_test_support::seeded::{Rng, seed};
 
+use crate::sqlite_power_cut::location_of;
 use crate::support::{KEY, Recorder, offset_in};
 use lineup::{
-    batch_of, first_batch, id, line_up_a_group, location_of, message, open_tenants, returned,
-    runtimes,
+    batch_of, first_batch, id, line_up_a_group, message, open_tenants, returned, runtimes,
 };
 
 /// The tenants whose puts make one group.

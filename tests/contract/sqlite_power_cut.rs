@@ -71,7 +71,7 @@ fn without_the_commits_sync_a_cut_loses_acknowledged_puts() {
 /// A location of its own for the database at `path`: the database it opens is closed
 /// once it, its tenants' locations and their handles are all dropped. `skip_sync`
 /// makes it the mutant that never syncs a commit.
-fn location_of(path: &Path, skip_sync: bool) -> SqliteLocation {
+pub(crate) fn location_of(path: &Path, skip_sync: bool) -> SqliteLocation {
     let location = SqliteLocation::new(path);
     #[cfg(debug_assertions)]
     if skip_sync {

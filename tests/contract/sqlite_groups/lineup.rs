@@ -2,7 +2,6 @@
 //! manager whose puts count themselves as they leave for the committer, and the plug
 //! that holds the committer in a commit of its own while their puts queue.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -136,18 +135,6 @@ pub(super) fn runtimes() -> (tokio::runtime::Runtime, Runtime) {
     })
     .unwrap();
     (executor, host.load(COMPONENT).unwrap())
-}
-
-/// The database at `path`, opened through a location of its own; `skip_sync` makes it
-/// the mutant whose commits are never synced.
-pub(super) fn location_of(path: &Path, skip_sync: bool) -> SqliteLocation {
-    let location = SqliteLocation::new(path);
-    #[cfg(debug_assertions)]
-    if skip_sync {
-        return location.skipping_sync();
-    }
-    assert!(!skip_sync, "the mutant exists in debug builds only");
-    location
 }
 
 /// Polls `future` once.
